@@ -1,0 +1,587 @@
+//! Decoding Celery event messages into typed [`Event`]s (wire format: `spec/celery-events.md` §1–3).
+//!
+//! A message body is one JSON object (one event) or a JSON array of objects (a `task.multi` batch).
+//! Each element of a batch decodes on its own, so one bad element never loses the others. Failures
+//! are values ([`DecodeError`]) with a stable reason code, never panics.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::value::{Num, Value};
+
+/// What a task event says happened: the part of `type` after `task-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TaskSubject {
+    /// `task-sent`: published by the client (only with `task_send_sent_event=True`).
+    Sent,
+    /// `task-received`: a worker took the message.
+    Received,
+    /// `task-started`: a worker began executing it.
+    Started,
+    /// `task-succeeded`.
+    Succeeded,
+    /// `task-failed`.
+    Failed,
+    /// `task-retried`: the attempt failed and a new one was scheduled.
+    Retried,
+    /// `task-revoked`.
+    Revoked,
+    /// `task-rejected`.
+    Rejected,
+    /// Any other `task-<x>` (custom events such as `task-progress`, and `task-cancelled`): the task's
+    /// state becomes `X` upper-cased, as in Python.
+    Custom(Arc<str>),
+}
+
+impl TaskSubject {
+    fn parse(subject: &str) -> TaskSubject {
+        match subject {
+            "sent" => TaskSubject::Sent,
+            "received" => TaskSubject::Received,
+            "started" => TaskSubject::Started,
+            "succeeded" => TaskSubject::Succeeded,
+            "failed" => TaskSubject::Failed,
+            "retried" => TaskSubject::Retried,
+            "revoked" => TaskSubject::Revoked,
+            "rejected" => TaskSubject::Rejected,
+            other => TaskSubject::Custom(Arc::from(other)),
+        }
+    }
+}
+
+/// What a worker event says: the part of `type` after `worker-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WorkerSubject {
+    /// `worker-online`.
+    Online,
+    /// `worker-heartbeat`.
+    Heartbeat,
+    /// `worker-offline`.
+    Offline,
+    /// Anything else (`worker-elect`, ...): still updates the worker, as in Python.
+    Other(Arc<str>),
+}
+
+/// The event's group and subject, from its `type` (`group, _, subject = type.partition('-')`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// `task-*`.
+    Task(TaskSubject),
+    /// `worker-*`.
+    Worker(WorkerSubject),
+    /// Any other group: counted by the State and otherwise ignored.
+    Other,
+}
+
+impl EventKind {
+    /// Classifies an event `type` string.
+    pub fn parse(type_name: &str) -> EventKind {
+        let (group, subject) = type_name.split_once('-').unwrap_or((type_name, ""));
+        match group {
+            "task" => EventKind::Task(TaskSubject::parse(subject)),
+            "worker" => EventKind::Worker(match subject {
+                "online" => WorkerSubject::Online,
+                "heartbeat" => WorkerSubject::Heartbeat,
+                "offline" => WorkerSubject::Offline,
+                other => WorkerSubject::Other(Arc::from(other)),
+            }),
+            _ => EventKind::Other,
+        }
+    }
+}
+
+/// Declares the event fields the State knows by name, so they decode into direct slots instead of
+/// a list of pairs. Everything else lands in [`Fields::other`].
+macro_rules! known_fields {
+    ($( $(#[$doc:meta])* $field:ident ),* $(,)?) => {
+        /// The fields of an event other than its envelope (`type`, `hostname`, `timestamp`,
+        /// `local_received`, `clock`, `uuid`). `None` means the key was absent (Python's dict
+        /// update copies only present keys); `Some(Value::Null)` means it was `null`.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct Fields {
+            $( $(#[$doc])* pub $field: Option<Value>, )*
+            /// Keys the State does not know by name, in arrival order (last value wins).
+            pub other: Vec<(Arc<str>, Value)>,
+        }
+
+        impl Fields {
+            /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
+            pub fn set(&mut self, key: &str, value: Value) {
+                match key {
+                    $( stringify!($field) => self.$field = Some(value), )*
+                    _ => match self.other.iter_mut().find(|(k, _)| &**k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => self.other.push((Arc::from(key), value)),
+                    },
+                }
+            }
+
+            /// Every present field as `(key, value)`, known ones first.
+            pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+                [$( (stringify!($field), self.$field.as_ref()), )*]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .chain(self.other.iter().map(|(k, v)| (&**k, v)))
+            }
+        }
+    };
+}
+
+known_fields! {
+    /// Task name (`proj.tasks.add`).
+    name,
+    /// Positional arguments as a Python `repr` string (not JSON).
+    args,
+    /// Keyword arguments as a Python `repr` string.
+    kwargs,
+    /// ISO-8601 ETA or null.
+    eta,
+    /// ISO-8601 expiry or null.
+    expires,
+    /// Retry count of this attempt.
+    retries,
+    /// Result `repr`.
+    result,
+    /// Exception `repr`.
+    exception,
+    /// Run time in seconds.
+    runtime,
+    /// Formatted traceback.
+    traceback,
+    /// Exchange the task was published to.
+    exchange,
+    /// Routing key the task was published with.
+    routing_key,
+    /// Root of the workflow.
+    root_id,
+    /// Parent task.
+    parent_id,
+    /// Queue name (`task-sent`).
+    queue,
+    /// Sender's hours *west* of UTC.
+    utcoffset,
+    /// Sender's process id.
+    pid,
+    /// Worker heartbeat interval in seconds.
+    freq,
+    /// Tasks the worker is executing.
+    active,
+    /// Tasks the worker has processed.
+    processed,
+    /// Worker's load average (3 floats).
+    loadavg,
+    /// Worker software (`py-celery`).
+    sw_ident,
+    /// Worker software version.
+    sw_ver,
+    /// Worker OS.
+    sw_sys,
+}
+
+/// One decoded Celery event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The `type` string as sent (`task-succeeded`).
+    pub type_name: Arc<str>,
+    /// Group and subject parsed from `type_name`.
+    pub kind: EventKind,
+    /// Sender's node name (`celery@host`, or `gen<pid>@host` for `task-sent`).
+    pub hostname: Option<Arc<str>>,
+    /// Sender's `time.time()` when it emitted the event.
+    pub timestamp: Option<Num>,
+    /// When the receiver took the event; set by [`crate::Receiver`], not on the wire.
+    pub local_received: Option<Num>,
+    /// Lamport clock (the sender's, or the receiver's after normalisation).
+    pub clock: Option<Num>,
+    /// Task id (task events).
+    pub uuid: Option<Arc<str>>,
+    /// Every other field.
+    pub fields: Fields,
+}
+
+/// Why a message or an element of a batch could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The bytes are not JSON (another serializer such as pickle or msgpack, or truncated JSON).
+    NotJson(String),
+    /// Valid JSON, but an event must be an object (a body may also be an array of objects).
+    NotAnObject(&'static str),
+    /// A required key is absent.
+    MissingField(&'static str),
+    /// A key has a JSON type the State cannot use.
+    WrongType {
+        /// The key.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// A short stable code, for metrics labels and counters.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::NotJson(_) => "not_json",
+            DecodeError::NotAnObject(_) => "not_object",
+            DecodeError::MissingField("type") => "missing_type",
+            DecodeError::MissingField("uuid") => "missing_uuid",
+            DecodeError::MissingField("hostname") => "missing_hostname",
+            DecodeError::MissingField("timestamp") => "missing_timestamp",
+            DecodeError::MissingField(_) => "missing_field",
+            DecodeError::WrongType { .. } => "wrong_type",
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::NotJson(why) => write!(f, "not JSON ({why})"),
+            DecodeError::NotAnObject(what) => write!(f, "event is a JSON {what}, not an object"),
+            DecodeError::MissingField(key) => write!(f, "event has no `{key}`"),
+            DecodeError::WrongType { field, expected } => {
+                write!(f, "`{field}` must be {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes one message body: an object gives one element, an array one element per item, in
+/// order. The outer error is for a body that is not JSON at all, or JSON that is neither.
+pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event, DecodeError>>, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let out = de.deserialize_any(BodyVisitor).map_err(not_json)?;
+    de.end().map_err(not_json)?;
+    match out {
+        Body::Many(items) => Ok(items),
+        Body::One(item) => Ok(vec![item]),
+        Body::Scalar(what) => Err(DecodeError::NotAnObject(what)),
+    }
+}
+
+/// Decodes a single event (one JSON object), such as one line of an NDJSON recording.
+pub fn decode_event(text: &[u8]) -> Result<Event, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let out = ElementSeed.deserialize(&mut de).map_err(not_json)?;
+    de.end().map_err(not_json)?;
+    out
+}
+
+fn not_json(e: serde_json::Error) -> DecodeError {
+    DecodeError::NotJson(e.to_string())
+}
+
+enum Body {
+    One(Result<Event, DecodeError>),
+    Many(Vec<Result<Event, DecodeError>>),
+    Scalar(&'static str),
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Body, A::Error> {
+        EventVisitor.visit_map(map).map(Body::One)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+        while let Some(item) = seq.next_element_seed(ElementSeed)? {
+            items.push(item);
+        }
+        Ok(Body::Many(items))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Body, E> {
+        Ok(Body::Scalar("boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Body, E> {
+        Ok(Body::Scalar("number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Body, E> {
+        Ok(Body::Scalar("number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Body, E> {
+        Ok(Body::Scalar("number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Body, E> {
+        Ok(Body::Scalar("string"))
+    }
+    fn visit_unit<E>(self) -> Result<Body, E> {
+        Ok(Body::Scalar("null"))
+    }
+}
+
+/// Decodes one element, turning a wrong shape into an `Err` value instead of a parse failure, so
+/// the rest of a batch still decodes.
+struct ElementSeed;
+
+impl<'de> DeserializeSeed<'de> for ElementSeed {
+    type Value = Result<Event, DecodeError>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ElementVisitor)
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> Visitor<'de> for ElementVisitor {
+    type Value = Result<Event, DecodeError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        EventVisitor.visit_map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(DecodeError::NotAnObject("array")))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("boolean")))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("number")))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("number")))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("number")))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("string")))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(DecodeError::NotAnObject("null")))
+    }
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Reads one event object in a single pass, then checks what its group requires.
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = Result<Event, DecodeError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut raw = RawEnvelope::default();
+        let mut fields = Fields::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let value: Value = map.next_value()?;
+            match &*key {
+                "type" => raw.type_name = Some(value),
+                "hostname" => raw.hostname = Some(value),
+                "timestamp" => raw.timestamp = Some(value),
+                "local_received" => raw.local_received = Some(value),
+                "clock" => raw.clock = Some(value),
+                "uuid" => raw.uuid = Some(value),
+                other => fields.set(other, value),
+            }
+        }
+        Ok(raw.into_event(fields))
+    }
+}
+
+/// The envelope keys as they arrived, before their types are checked.
+#[derive(Default)]
+struct RawEnvelope {
+    type_name: Option<Value>,
+    hostname: Option<Value>,
+    timestamp: Option<Value>,
+    local_received: Option<Value>,
+    clock: Option<Value>,
+    uuid: Option<Value>,
+}
+
+impl RawEnvelope {
+    fn into_event(self, fields: Fields) -> Result<Event, DecodeError> {
+        let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
+        let kind = EventKind::parse(&type_name);
+        let hostname = string("hostname", self.hostname)?;
+        let timestamp = number("timestamp", self.timestamp)?;
+        let uuid = string("uuid", self.uuid)?;
+        match kind {
+            EventKind::Task(_) => {
+                uuid.as_ref().ok_or(DecodeError::MissingField("uuid"))?;
+                hostname
+                    .as_ref()
+                    .ok_or(DecodeError::MissingField("hostname"))?;
+                timestamp.ok_or(DecodeError::MissingField("timestamp"))?;
+            }
+            EventKind::Worker(_) => {
+                hostname
+                    .as_ref()
+                    .ok_or(DecodeError::MissingField("hostname"))?;
+                timestamp.ok_or(DecodeError::MissingField("timestamp"))?;
+            }
+            EventKind::Other => {}
+        }
+        Ok(Event {
+            type_name,
+            kind,
+            hostname,
+            timestamp,
+            local_received: number("local_received", self.local_received)?,
+            clock: number("clock", self.clock)?,
+            uuid,
+            fields,
+        })
+    }
+}
+
+fn string(field: &'static str, v: Option<Value>) -> Result<Option<Arc<str>>, DecodeError> {
+    match v {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(DecodeError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+fn number(field: &'static str, v: Option<Value>) -> Result<Option<Num>, DecodeError> {
+    match v {
+        None => Ok(None),
+        Some(v) => v.as_num().map(Some).ok_or(DecodeError::WrongType {
+            field,
+            expected: "a number",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_real_batch_in_order() {
+        let body = br#"[{"hostname":"w1@h","utcoffset":0.0,"pid":18653,"clock":2,"uuid":"u1","timestamp":1795503353.48,"type":"task-started"},
+ {"hostname":"w1@h","utcoffset":0.0,"pid":18653,"clock":3,"uuid":"u1","result":"3","runtime":0.01,"timestamp":1795503353.49,"type":"task-succeeded"}]"#;
+        let events: Vec<Event> = decode_body(body)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].kind, EventKind::Task(TaskSubject::Started));
+        assert_eq!(events[1].kind, EventKind::Task(TaskSubject::Succeeded));
+        assert_eq!(events[1].fields.result, Some(Value::Str("3".into())));
+        assert_eq!(events[1].fields.runtime, Some(Value::Float(0.01)));
+        assert_eq!(events[1].clock, Some(Num::Int(3)));
+        assert_eq!(events[0].fields.pid, Some(Value::Int(18653)));
+    }
+
+    #[test]
+    fn one_bad_element_never_loses_the_others() {
+        let body = br#"[{"type":"task-started","uuid":"a","hostname":"h","timestamp":1.0},
+            5, {"uuid":"b"}, {"type":"task-started","hostname":"h","timestamp":1.0},
+            {"type":"task-started","uuid":"c","hostname":"h","timestamp":"soon"},
+            [1,2], {"type":"worker-heartbeat","hostname":"h","timestamp":2}]"#;
+        let reasons: Vec<&str> = decode_body(body)
+            .unwrap()
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| e.reason(), |_| "ok"))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "ok",
+                "not_object",
+                "missing_type",
+                "missing_uuid",
+                "wrong_type",
+                "not_object",
+                "ok"
+            ]
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_events_are_errors_with_reasons() {
+        for (body, reason) in [
+            (&b"\x80\x04\x95pickle"[..], "not_json"),
+            (b"{\"type\": \"task-sent\"", "not_json"),
+            (b"\"just a string\"", "not_object"),
+            (b"42", "not_object"),
+            (b"null", "not_object"),
+            (b"{} trailing", "not_json"),
+            (b"\xff\xfe", "not_json"),
+        ] {
+            assert_eq!(decode_body(body).unwrap_err().reason(), reason, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_follow_python_partition() {
+        for (ty, kind) in [
+            (
+                "task-progress",
+                EventKind::Task(TaskSubject::Custom("progress".into())),
+            ),
+            (
+                "task-foo-bar",
+                EventKind::Task(TaskSubject::Custom("foo-bar".into())),
+            ),
+            ("task", EventKind::Task(TaskSubject::Custom("".into()))),
+            (
+                "worker-elect",
+                EventKind::Worker(WorkerSubject::Other("elect".into())),
+            ),
+            ("worker-offline", EventKind::Worker(WorkerSubject::Offline)),
+            ("custom-thing", EventKind::Other),
+            ("", EventKind::Other),
+        ] {
+            assert_eq!(EventKind::parse(ty), kind, "{ty}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_escaped_keys_are_kept() {
+        let ev = decode_event(br#"{"type":"task-progress","uuid":"u","hostname":"h","timestamp":1,"pct\u0021":0.5,"pct!":0.75,"step":"x"}"#).unwrap();
+        assert_eq!(ev.fields.other.len(), 2);
+        assert_eq!(&*ev.fields.other[0].0, "pct!");
+        assert_eq!(ev.fields.other[0].1, Value::Float(0.75));
+        assert_eq!(ev.timestamp, Some(Num::Int(1)));
+    }
+}

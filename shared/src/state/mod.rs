@@ -1,0 +1,710 @@
+//! The cluster state: an exact port of Python's `celery.events.state.State`
+//! (`spec/celery-events.md` §5), plus indexes a UI needs, kept up to date on every event.
+//!
+//! Deliberate differences from Python (each has a test in `tests/differences.rs`):
+//! - An evicted task leaves every structure at once (Python's behaviour after `gc.collect()`;
+//!   without it, Python's indexes depend on when the garbage collector runs).
+//! - Events whose required keys are missing or of the wrong type are rejected whole, with a reason,
+//!   before any change (Python raises `KeyError`, or half-applies then raises `TypeError`). Like
+//!   Python, the State still counts them in `event_count`.
+//! - Event keys that would overwrite a task's or worker's own structure (`state`, `children`,
+//!   `worker`, `client`, `heartbeats`, the per-subject timestamps) are not copied, and the envelope
+//!   keys `type`, `utcoffset`, `pid`, `local_received`, `hostname` are not kept on tasks.
+//! - Only string task names, parent ids and root ids take part in indexes and links.
+//! - A worker whose `freq` is not a number has no `heartbeat_expires` and is not alive (Python
+//!   raises `TypeError` when asked).
+
+mod heap;
+pub(crate) mod store;
+mod task;
+mod worker;
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::event::{Event, EventKind, TaskSubject, WorkerSubject};
+use crate::value::Value;
+pub use store::Handle;
+pub use task::{Moments, Task, TaskInfo, TaskState};
+pub use worker::{DRIFT_MAX, EXPIRE_WINDOW, HEARTBEAT_MAX, Worker};
+
+/// Memory bounds, as Python's `max_tasks_in_memory` / `max_workers_in_memory`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Tasks kept; the oldest (FIFO, see [`State`]) is evicted to make room. At least 1.
+    pub max_tasks: usize,
+    /// Workers kept; the oldest is evicted to make room. At least 1.
+    pub max_workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_tasks: 10_000,
+            max_workers: 5_000,
+        }
+    }
+}
+
+/// The time heap holds this many entries per task (Python's `heap_multiplier`).
+pub const HEAP_MULTIPLIER: usize = 4;
+
+/// Why an event could not be applied. The event is still counted in `event_count`, as in Python.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// A key the State needs is absent (`local_received` before normalisation, `clock`, ...).
+    MissingField(&'static str),
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::MissingField(k) => write!(f, "event has no `{k}`"),
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+/// A task that had to leave memory to make room.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evicted {
+    /// Its (now dead) handle.
+    pub handle: Handle,
+    /// Its id.
+    pub uuid: Arc<str>,
+}
+
+/// What one [`State::apply`] changed, so a UI can update only that.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Applied {
+    /// A task was created or updated.
+    Task {
+        /// The task.
+        handle: Handle,
+        /// `true` when this event created it.
+        created: bool,
+        /// The task evicted to make room for it, if any.
+        evicted: Option<Evicted>,
+    },
+    /// A worker was created or updated (or, for `worker-offline` of an unknown worker, nothing
+    /// was stored, as in Python).
+    Worker {
+        /// Its hostname.
+        hostname: Arc<str>,
+        /// `true` when this event created it.
+        created: bool,
+        /// The worker evicted to make room for it, if any.
+        evicted: Option<Arc<str>>,
+    },
+    /// An event of another group: counted, nothing else.
+    Ignored,
+}
+
+/// Counts kept on every change, for dashboards (no scans).
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// Tasks in memory by state.
+    pub by_state: FxHashMap<TaskState, usize>,
+    /// Tasks in memory by (string) name.
+    pub by_name: FxHashMap<Arc<str>, usize>,
+    /// Tasks in memory by worker hostname.
+    pub by_worker: FxHashMap<Arc<str>, usize>,
+}
+
+impl Counts {
+    fn add(&mut self, key: &TaskKey, delta: isize) {
+        bump(&mut self.by_state, &key.state, delta);
+        if let Some(name) = &key.name {
+            bump(&mut self.by_name, name, delta);
+        }
+        if let Some(worker) = &key.worker {
+            bump(&mut self.by_worker, worker, delta);
+        }
+    }
+}
+
+fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut FxHashMap<K, usize>, key: &K, delta: isize) {
+    let n = map.entry(key.clone()).or_default();
+    *n = n.saturating_add_signed(delta);
+    if *n == 0 {
+        map.remove(key);
+    }
+}
+
+/// The parts of a task that the counts and indexes are keyed on.
+#[derive(Clone, Debug, PartialEq)]
+struct TaskKey {
+    state: TaskState,
+    name: Option<Arc<str>>,
+    worker: Option<Arc<str>>,
+    root: Option<Arc<str>>,
+}
+
+impl TaskKey {
+    fn of(t: &Task) -> TaskKey {
+        TaskKey {
+            state: t.state.clone(),
+            name: t.info.name.as_str().map(Arc::from),
+            worker: t.worker.clone(),
+            root: t.root_id().map(Arc::from),
+        }
+    }
+}
+
+/// Per-task bookkeeping that is not part of Python's task.
+#[derive(Clone, Debug)]
+struct Slot {
+    task: Task,
+    key: TaskKey,
+    /// `(name, hostname)` the task was indexed under in `tasks_by_type` / `tasks_by_worker`.
+    indexed: Option<(Arc<str>, Arc<str>)>,
+}
+
+/// Interned strings beyond this many are not shared any more (the table is cleared), so hostile
+/// streams of unique names cannot grow it without bound.
+const INTERN_MAX: usize = 65_536;
+
+/// The cluster state. Sans-IO: time only comes from events and from the `now` given to
+/// [`State::alive`]-style queries.
+///
+/// The task and worker maps are FIFO, as Python's really are (`LRUCache` read through `.data`),
+/// except that looking a parent up moves it to the back, as Python does.
+pub struct State {
+    limits: Limits,
+    tasks: store::OrderedMap<Slot>,
+    workers: store::OrderedMap<Worker>,
+    heap: heap::TimeHeap,
+    pending_children: store::OrderedMap<Vec<Handle>>,
+    task_types: FxHashSet<Arc<str>>,
+    by_type: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    by_worker: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    counts: Counts,
+    strings: FxHashSet<Arc<str>>,
+    event_count: u64,
+    task_count: u64,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::new(Limits::default())
+    }
+}
+
+impl State {
+    /// An empty state with these bounds (each raised to at least 1).
+    pub fn new(limits: Limits) -> State {
+        let limits = Limits {
+            max_tasks: limits.max_tasks.max(1),
+            max_workers: limits.max_workers.max(1),
+        };
+        State {
+            limits,
+            tasks: store::OrderedMap::default(),
+            workers: store::OrderedMap::default(),
+            heap: heap::TimeHeap::new(limits.max_tasks * HEAP_MULTIPLIER),
+            pending_children: store::OrderedMap::default(),
+            task_types: FxHashSet::default(),
+            by_type: FxHashMap::default(),
+            by_worker: FxHashMap::default(),
+            by_root: FxHashMap::default(),
+            counts: Counts::default(),
+            strings: FxHashSet::default(),
+            event_count: 0,
+            task_count: 0,
+        }
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Events seen, valid or not (Python's `event_count`).
+    pub fn event_count(&self) -> u64 {
+        self.event_count
+    }
+
+    /// `task-received` events seen, retries included (Python's `task_count`).
+    pub fn task_count(&self) -> u64 {
+        self.task_count
+    }
+
+    /// Applies one normalised event (it must carry `local_received`; see [`crate::Receiver`]).
+    pub fn apply(&mut self, event: &Event) -> Result<Applied, ApplyError> {
+        self.event_count += 1;
+        match &event.kind {
+            EventKind::Task(subject) => self.apply_task(subject, event),
+            EventKind::Worker(subject) => self.apply_worker(subject, event),
+            EventKind::Other => Ok(Applied::Ignored),
+        }
+    }
+
+    /// Counts an event that was rejected before it could be applied (a JSON object that failed to
+    /// decode): Python's State counts every event it is handed, even one it then fails on.
+    pub fn count_rejected(&mut self) {
+        self.event_count += 1;
+    }
+
+    fn apply_worker(&mut self, subject: &WorkerSubject, ev: &Event) -> Result<Applied, ApplyError> {
+        let hostname = ev
+            .hostname
+            .as_ref()
+            .ok_or(ApplyError::MissingField("hostname"))?;
+        let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
+        let local_received = ev
+            .local_received
+            .ok_or(ApplyError::MissingField("local_received"))?;
+        let offline = *subject == WorkerSubject::Offline;
+        let (handle, created, evicted) = match self.workers.find(hostname) {
+            Some(h) => (h, false, None),
+            None if offline => {
+                // Python builds a throw-away Worker that is never stored.
+                return Ok(Applied::Worker {
+                    hostname: hostname.clone(),
+                    created: false,
+                    evicted: None,
+                });
+            }
+            None => {
+                let (h, evicted) = self.insert_worker(hostname);
+                (h, true, evicted)
+            }
+        };
+        if let Some(worker) = self.workers.get_mut(handle) {
+            worker.copy_fields(ev.clock, &ev.fields);
+            if offline {
+                worker.heartbeats.clear();
+            } else {
+                worker.heartbeat(timestamp, local_received);
+            }
+        }
+        Ok(Applied::Worker {
+            hostname: hostname.clone(),
+            created,
+            evicted,
+        })
+    }
+
+    fn insert_worker(&mut self, hostname: &Arc<str>) -> (Handle, Option<Arc<str>>) {
+        let evicted = if self.workers.len() >= self.limits.max_workers {
+            self.workers.pop_front().map(|(_, k, _)| k)
+        } else {
+            None
+        };
+        let hostname = self.intern(hostname);
+        (
+            self.workers
+                .push_back(hostname.clone(), Worker::new(hostname)),
+            evicted,
+        )
+    }
+
+    fn apply_task(&mut self, subject: &TaskSubject, ev: &Event) -> Result<Applied, ApplyError> {
+        let uuid = ev.uuid.as_ref().ok_or(ApplyError::MissingField("uuid"))?;
+        let hostname = ev
+            .hostname
+            .as_ref()
+            .ok_or(ApplyError::MissingField("hostname"))?;
+        let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
+        let local_received = ev
+            .local_received
+            .ok_or(ApplyError::MissingField("local_received"))?;
+        let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
+        let hostname = self.intern(hostname);
+
+        // 1. find or create the task (creation may evict the oldest).
+        let (handle, created, evicted) = match self.tasks.find(uuid) {
+            Some(h) => (h, false, None),
+            None => {
+                let evicted = if self.tasks.len() >= self.limits.max_tasks {
+                    self.evict_oldest_task()
+                } else {
+                    None
+                };
+                let task = Task::new(uuid.clone());
+                let key = TaskKey::of(&task);
+                self.counts.add(&key, 1);
+                (
+                    self.tasks.push_back(
+                        uuid.clone(),
+                        Slot {
+                            task,
+                            key,
+                            indexed: None,
+                        },
+                    ),
+                    true,
+                    evicted,
+                )
+            }
+        };
+
+        // 2. client or worker, and the worker's heartbeat from the task event.
+        let origin = if *subject == TaskSubject::Sent {
+            self.slot_mut(handle).task.client = Some(hostname.clone());
+            hostname.clone()
+        } else {
+            let wh = match self.workers.find(&hostname) {
+                Some(wh) => wh,
+                None => self.insert_worker(&hostname).0,
+            };
+            let worker = self.workers.get_mut(wh).expect("worker handle is live");
+            if local_received.is_truthy() {
+                // Python calls worker.event(None, local_received, timestamp): the arguments are
+                // swapped, so the heartbeat recorded is the event's timestamp.
+                worker.heartbeat(local_received, timestamp);
+            }
+            let origin = worker.id.clone();
+            self.slot_mut(handle).task.worker = Some(hostname.clone());
+            origin
+        };
+
+        // 3. the time heap.
+        self.heap.push(heap::Entry {
+            clock,
+            timestamp,
+            origin,
+            task: handle,
+        });
+
+        // 4-5. count receptions, merge the event.
+        if *subject == TaskSubject::Received {
+            self.task_count += 1;
+        }
+        let slot = self.slot_mut(handle);
+        slot.task.apply(subject, timestamp, clock, &ev.fields);
+        self.intern_task_strings(handle);
+        self.reindex(handle);
+
+        // 6. task types and the creation-time indexes.
+        let name = match &self.slot(handle).task.info.name {
+            Value::Str(name) => Some(name.clone()), // already interned
+            _ => None,
+        };
+        if let Some(name) = name {
+            self.task_types.insert(name.clone());
+            if created {
+                self.by_type.entry(name.clone()).or_default().insert(handle);
+                self.by_worker
+                    .entry(hostname.clone())
+                    .or_default()
+                    .insert(handle);
+                self.slot_mut(handle).indexed = Some((name, hostname));
+            }
+        }
+
+        // 7. link to the parent, or wait for it.
+        if let Some(parent_id) = self.slot(handle).task.parent_id().map(Arc::<str>::from) {
+            match self.tasks.find(&parent_id) {
+                Some(parent) => {
+                    self.tasks.move_to_back(parent);
+                    self.add_children(parent, &[handle]);
+                }
+                None => self.add_pending_child(parent_id, handle),
+            }
+        }
+
+        // 8. children that arrived before this task.
+        if let Some(pending) = self.pending_children.find(uuid) {
+            if let Some((_, waiting)) = self.pending_children.remove(pending) {
+                self.add_children(handle, &waiting);
+            }
+        }
+        Ok(Applied::Task {
+            handle,
+            created,
+            evicted,
+        })
+    }
+
+    fn slot(&self, h: Handle) -> &Slot {
+        self.tasks.get(h).expect("task handle is live").1
+    }
+
+    fn slot_mut(&mut self, h: Handle) -> &mut Slot {
+        self.tasks.get_mut(h).expect("task handle is live")
+    }
+
+    fn intern(&mut self, s: &Arc<str>) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        if self.strings.len() >= INTERN_MAX {
+            self.strings.clear();
+        }
+        self.strings.insert(s.clone());
+        s.clone()
+    }
+
+    /// Shares the strings that repeat across tasks (name, routing, worker).
+    fn intern_task_strings(&mut self, h: Handle) {
+        let mut fields = {
+            let i = &self.slot(h).task.info;
+            [i.name.clone(), i.exchange.clone(), i.routing_key.clone()]
+        };
+        for v in &mut fields {
+            if let Value::Str(s) = v {
+                *s = self.intern(s);
+            }
+        }
+        let [name, exchange, routing_key] = fields;
+        let i = &mut self.slot_mut(h).task.info;
+        (i.name, i.exchange, i.routing_key) = (name, exchange, routing_key);
+    }
+
+    /// Brings counts and the root index in line with the task's current values.
+    fn reindex(&mut self, h: Handle) {
+        let slot = self.tasks.get_mut(h).expect("task handle is live");
+        let new = TaskKey::of(&slot.task);
+        if new == slot.key {
+            return;
+        }
+        let old = std::mem::replace(&mut slot.key, new.clone());
+        self.counts.add(&old, -1);
+        self.counts.add(&new, 1);
+        if old.root != new.root {
+            if let Some(r) = &old.root {
+                remove_from(&mut self.by_root, r, h);
+            }
+            if let Some(r) = new.root {
+                self.by_root.entry(r).or_default().insert(h);
+            }
+        }
+    }
+
+    fn add_children(&mut self, parent: Handle, children: &[Handle]) {
+        let mut list = std::mem::take(&mut self.slot_mut(parent).task.children);
+        for &c in children {
+            if self.tasks.is_live(c) && !list.contains(&c) {
+                if list.len() == list.capacity() {
+                    // Drop links to evicted tasks before growing (they are weak references).
+                    list.retain(|&x| self.tasks.is_live(x));
+                }
+                list.push(c);
+            }
+        }
+        self.slot_mut(parent).task.children = list;
+    }
+
+    fn add_pending_child(&mut self, parent_id: Arc<str>, child: Handle) {
+        let h = match self.pending_children.find(&parent_id) {
+            Some(h) => {
+                self.pending_children.move_to_back(h);
+                h
+            }
+            None => {
+                if self.pending_children.len() >= self.limits.max_tasks {
+                    self.pending_children.pop_front();
+                }
+                self.pending_children.push_back(parent_id, Vec::new())
+            }
+        };
+        let tasks = &self.tasks;
+        let list = self
+            .pending_children
+            .get_mut(h)
+            .expect("pending handle is live");
+        if !list.contains(&child) {
+            if list.len() == list.capacity() {
+                list.retain(|&x| tasks.is_live(x));
+            }
+            list.push(child);
+        }
+    }
+
+    /// Removes the oldest task from every structure at once.
+    fn evict_oldest_task(&mut self) -> Option<Evicted> {
+        let (handle, uuid, slot) = self.tasks.pop_front()?;
+        self.forget(handle, &slot);
+        Some(Evicted { handle, uuid })
+    }
+
+    /// Drops a removed task from counts and indexes (heap entries and children links are weak and
+    /// die with the handle).
+    fn forget(&mut self, handle: Handle, slot: &Slot) {
+        self.counts.add(&slot.key, -1);
+        if let Some(r) = &slot.key.root {
+            remove_from(&mut self.by_root, r, handle);
+        }
+        if let Some((name, host)) = &slot.indexed {
+            remove_from(&mut self.by_type, name, handle);
+            remove_from(&mut self.by_worker, host, handle);
+        }
+    }
+
+    /// Python's `clear_tasks(ready)`: with `ready`, keeps the tasks that are not ready; otherwise
+    /// drops them all. Empties the time heap either way.
+    pub fn clear_tasks(&mut self, ready: bool) {
+        let doomed: Vec<Handle> = self
+            .tasks
+            .handles()
+            .filter(|&h| !ready || self.slot(h).task.state.is_ready())
+            .collect();
+        for h in doomed {
+            if let Some((_, slot)) = self.tasks.remove(h) {
+                self.forget(h, &slot);
+            }
+        }
+        self.heap.clear();
+    }
+
+    /// Python's `clear(ready)`: workers, tasks (as [`State::clear_tasks`]) and both counters.
+    /// Seen task types are kept, as in Python.
+    pub fn clear(&mut self, ready: bool) {
+        self.workers.clear();
+        self.clear_tasks(ready);
+        self.event_count = 0;
+        self.task_count = 0;
+    }
+
+    // ---- reading ----
+
+    /// Number of tasks in memory.
+    pub fn task_len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Number of workers in memory.
+    pub fn worker_len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Entries in the time heap, and its bound.
+    pub fn heap_len(&self) -> (usize, usize) {
+        (self.heap.len(), self.heap.capacity())
+    }
+
+    /// Parents awaited by children that arrived first (bounded by `max_tasks`).
+    pub fn pending_parent_len(&self) -> usize {
+        self.pending_children.len()
+    }
+
+    /// The task with this id.
+    pub fn task(&self, uuid: &str) -> Option<&Task> {
+        self.tasks.find(uuid).map(|h| &self.slot(h).task)
+    }
+
+    /// The handle of the task with this id.
+    pub fn task_handle(&self, uuid: &str) -> Option<Handle> {
+        self.tasks.find(uuid)
+    }
+
+    /// The task behind a handle, while it is in memory.
+    pub fn task_at(&self, h: Handle) -> Option<&Task> {
+        self.tasks.get(h).map(|(_, s)| &s.task)
+    }
+
+    /// The live handle in a slot (see [`Handle::slot`]).
+    pub fn handle_at(&self, slot: usize) -> Option<Handle> {
+        self.tasks.handle_at(slot)
+    }
+
+    /// Upper bound of task slot numbers, for side tables.
+    pub fn slot_count(&self) -> usize {
+        self.tasks.slot_count()
+    }
+
+    /// Tasks in map order (oldest inserted first, parents moved back when looked up).
+    pub fn tasks(&self) -> impl Iterator<Item = (Handle, &Task)> {
+        self.tasks.handles().map(|h| (h, &self.slot(h).task))
+    }
+
+    /// The worker with this hostname.
+    pub fn worker(&self, hostname: &str) -> Option<&Worker> {
+        self.workers
+            .find(hostname)
+            .and_then(|h| self.workers.get(h))
+            .map(|(_, w)| w)
+    }
+
+    /// Workers in insertion order.
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers
+            .handles()
+            .filter_map(|h| self.workers.get(h))
+            .map(|(_, w)| w)
+    }
+
+    /// Handles of a task's live children (Python's `Task.children`), in link order.
+    pub fn children<'a>(&'a self, task: &'a Task) -> impl Iterator<Item = Handle> + 'a {
+        let list: &[Handle] = &task.children;
+        list.iter().copied().filter(|&h| self.tasks.is_live(h))
+    }
+
+    /// Every task name seen (kept by [`State::clear`], as in Python), sorted.
+    pub fn task_types(&self) -> Vec<Arc<str>> {
+        let mut v: Vec<Arc<str>> = self.task_types.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Python's `tasks_by_time(limit)`: newest first, each task once; `limit` counts heap entries.
+    pub fn tasks_by_time(&self, limit: Option<usize>) -> impl Iterator<Item = Handle> + '_ {
+        let mut seen = FxHashSet::default();
+        self.heap
+            .newest_first()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|e| e.task)
+            .filter(move |&h| self.tasks.is_live(h) && seen.insert(h))
+    }
+
+    /// Python's `tasks_by_type[name]`: tasks whose name was known when they were created.
+    pub fn tasks_by_type(&self, name: &str) -> impl Iterator<Item = Handle> + '_ {
+        self.by_type.get(name).into_iter().flatten().copied()
+    }
+
+    /// Python's `tasks_by_worker[hostname]`: tasks created by an event from this host whose name
+    /// was known then.
+    pub fn tasks_by_worker(&self, hostname: &str) -> impl Iterator<Item = Handle> + '_ {
+        self.by_worker.get(hostname).into_iter().flatten().copied()
+    }
+
+    /// Every task in memory whose `root_id` is `root` (the root itself included when its own
+    /// `root_id` says so).
+    pub fn tasks_with_root(&self, root: &str) -> impl Iterator<Item = Handle> + '_ {
+        self.by_root.get(root).into_iter().flatten().copied()
+    }
+
+    /// Counts by state, name and worker.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Workers alive at `now`.
+    pub fn alive_workers(&self, now: f64) -> impl Iterator<Item = &Worker> {
+        self.workers().filter(move |w| w.alive(now))
+    }
+
+    /// Rough heap bytes held per task, for memory reports (not exact; see `docs/benchmarks.md`).
+    pub fn approx_task_bytes(&self, t: &Task) -> usize {
+        let i = &t.info;
+        let values = [
+            &i.args,
+            &i.kwargs,
+            &i.result,
+            &i.exception,
+            &i.traceback,
+            &i.eta,
+            &i.expires,
+            &i.root_id,
+            &i.parent_id,
+        ];
+        std::mem::size_of::<Slot>()
+            + values.iter().map(|v| v.heap_bytes()).sum::<usize>()
+            + t.extra.len() * 40
+            + t.children.capacity() * 8
+    }
+}
+
+fn remove_from(map: &mut FxHashMap<Arc<str>, FxHashSet<Handle>>, key: &str, h: Handle) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&h);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}

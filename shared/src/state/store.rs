@@ -1,0 +1,257 @@
+//! An insertion-ordered map with stable generational handles: the port of kombu's `LRUCache` as
+//! Celery's State really uses it (reads through `.data` do not touch the order, so it is FIFO,
+//! except for explicit [`OrderedMap::move_to_back`]).
+//!
+//! Entries live in a slab (`Vec` of slots) linked in order by indices; a [`Handle`] names a slot
+//! and its generation, so a handle to an evicted entry never resolves again, even after its slot is
+//! reused. That is what gives weak-reference semantics to children lists and the time heap.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+/// A stable reference to an entry; dead once the entry is removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    slot: u32,
+    generation: u32,
+}
+
+impl Handle {
+    /// The slot index: dense, reused after removal (use with [`OrderedMap::slot_count`]).
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+struct Slot<V> {
+    generation: u32,
+    prev: u32,
+    next: u32,
+    entry: Option<(Arc<str>, V)>,
+}
+
+/// Ordered map from string keys to values, with O(1) insert at the back, pop from the front,
+/// move to the back and removal.
+pub(crate) struct OrderedMap<V> {
+    slots: Vec<Slot<V>>,
+    free: Vec<u32>,
+    index: FxHashMap<Arc<str>, u32>,
+    head: u32,
+    tail: u32,
+}
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: FxHashMap::default(),
+            head: NIL,
+            tail: NIL,
+        }
+    }
+}
+
+impl<V> OrderedMap<V> {
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Upper bound of [`Handle::slot`] values, for side tables indexed by slot.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The handle of `key`, without touching the order.
+    pub(crate) fn find(&self, key: &str) -> Option<Handle> {
+        self.index.get(key).map(|&slot| Handle {
+            slot,
+            generation: self.slots[slot as usize].generation,
+        })
+    }
+
+    /// `true` while `h` names a live entry.
+    pub(crate) fn is_live(&self, h: Handle) -> bool {
+        self.slots
+            .get(h.slot())
+            .is_some_and(|s| s.generation == h.generation && s.entry.is_some())
+    }
+
+    /// The key and value behind a live handle.
+    pub(crate) fn get(&self, h: Handle) -> Option<(&Arc<str>, &V)> {
+        let s = self.slots.get(h.slot())?;
+        if s.generation != h.generation {
+            return None;
+        }
+        s.entry.as_ref().map(|(k, v)| (k, v))
+    }
+
+    /// The value behind a live handle, mutably.
+    pub(crate) fn get_mut(&mut self, h: Handle) -> Option<&mut V> {
+        let s = self.slots.get_mut(h.slot())?;
+        if s.generation != h.generation {
+            return None;
+        }
+        s.entry.as_mut().map(|(_, v)| v)
+    }
+
+    /// The live handle currently in `slot`, if any.
+    pub(crate) fn handle_at(&self, slot: usize) -> Option<Handle> {
+        let s = self.slots.get(slot)?;
+        s.entry.as_ref().map(|_| Handle {
+            slot: slot as u32,
+            generation: s.generation,
+        })
+    }
+
+    /// Inserts a key that is not present, at the back. The caller checks absence and capacity.
+    pub(crate) fn push_back(&mut self, key: Arc<str>, value: V) -> Handle {
+        debug_assert!(!self.index.contains_key(&key));
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    prev: NIL,
+                    next: NIL,
+                    entry: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key.clone(), slot);
+        let s = &mut self.slots[slot as usize];
+        s.entry = Some((key, value));
+        let generation = s.generation;
+        self.link_back(slot);
+        Handle { slot, generation }
+    }
+
+    /// Removes and returns the oldest entry.
+    pub(crate) fn pop_front(&mut self) -> Option<(Handle, Arc<str>, V)> {
+        let slot = self.head;
+        if slot == NIL {
+            return None;
+        }
+        let h = Handle {
+            slot,
+            generation: self.slots[slot as usize].generation,
+        };
+        self.remove(h).map(|(k, v)| (h, k, v))
+    }
+
+    /// Removes a live entry.
+    pub(crate) fn remove(&mut self, h: Handle) -> Option<(Arc<str>, V)> {
+        if !self.is_live(h) {
+            return None;
+        }
+        self.unlink(h.slot);
+        let s = &mut self.slots[h.slot()];
+        let (key, value) = s.entry.take()?;
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(h.slot);
+        self.index.remove(&key);
+        Some((key, value))
+    }
+
+    /// Moves a live entry to the back (most recently used), as `LRUCache.__getitem__` does.
+    pub(crate) fn move_to_back(&mut self, h: Handle) {
+        if self.is_live(h) && self.tail != h.slot {
+            self.unlink(h.slot);
+            self.link_back(h.slot);
+        }
+    }
+
+    /// Live handles from oldest to newest.
+    pub(crate) fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        let mut cur = self.head;
+        std::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let s = &self.slots[cur as usize];
+            let h = Handle {
+                slot: cur,
+                generation: s.generation,
+            };
+            cur = s.next;
+            Some(h)
+        })
+    }
+
+    /// Removes every entry; every existing handle dies.
+    pub(crate) fn clear(&mut self) {
+        let live: Vec<Handle> = self.handles().collect();
+        for h in live {
+            self.remove(h);
+        }
+    }
+
+    fn link_back(&mut self, slot: u32) {
+        let tail = self.tail;
+        {
+            let s = &mut self.slots[slot as usize];
+            s.prev = tail;
+            s.next = NIL;
+        }
+        if tail == NIL {
+            self.head = slot;
+        } else {
+            self.slots[tail as usize].next = slot;
+        }
+        self.tail = slot;
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = {
+            let s = &self.slots[slot as usize];
+            (s.prev, s.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(m: &OrderedMap<u32>) -> Vec<String> {
+        m.handles()
+            .map(|h| m.get(h).unwrap().0.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn fifo_with_move_to_back_and_dead_handles() {
+        let mut m = OrderedMap::default();
+        let a = m.push_back("a".into(), 1);
+        let b = m.push_back("b".into(), 2);
+        m.push_back("c".into(), 3);
+        m.move_to_back(a);
+        assert_eq!(keys(&m), ["b", "c", "a"]);
+        let (h, k, v) = m.pop_front().unwrap();
+        assert_eq!((h, &*k, v), (b, "b", 2));
+        assert!(!m.is_live(b));
+        // the freed slot is reused with a new generation: the old handle stays dead.
+        let d = m.push_back("d".into(), 4);
+        assert_eq!(d.slot(), b.slot());
+        assert!(m.get(b).is_none());
+        assert_eq!(m.get(d).map(|(_, v)| *v), Some(4));
+        assert_eq!(m.find("b"), None);
+        m.clear();
+        assert!(m.len() == 0 && !m.is_live(a) && !m.is_live(d));
+    }
+}

@@ -1,0 +1,388 @@
+//! One task as the State knows it, and how a task event merges into it (Python's `Task.event`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::store::Handle;
+use crate::event::{Fields, TaskSubject};
+use crate::value::{Num, Value};
+
+/// A task's state. Known states carry their precedence; any other string is a custom state
+/// (from a custom `task-<x>` event).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Sent (or only heard of), not yet received by a worker.
+    Pending,
+    /// Received by a worker.
+    Received,
+    /// Executing.
+    Started,
+    /// Finished successfully (ready).
+    Success,
+    /// Raised (ready).
+    Failure,
+    /// Will be retried.
+    Retry,
+    /// Revoked (ready).
+    Revoked,
+    /// Rejected by the worker.
+    Rejected,
+    /// Any other upper-cased subject (`PROGRESS`, `CANCELLED`, ...).
+    Custom(Arc<str>),
+}
+
+impl TaskState {
+    /// Celery's precedence index: lower wins (`celery.states.precedence`).
+    pub fn precedence(&self) -> u8 {
+        match self {
+            TaskState::Success => 0,
+            TaskState::Failure => 1,
+            TaskState::Custom(_) => 2,
+            TaskState::Revoked => 3,
+            TaskState::Started => 4,
+            TaskState::Received => 5,
+            TaskState::Rejected => 6,
+            TaskState::Retry => 7,
+            TaskState::Pending => 8,
+        }
+    }
+
+    /// The state name as Celery spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Received => "RECEIVED",
+            TaskState::Started => "STARTED",
+            TaskState::Success => "SUCCESS",
+            TaskState::Failure => "FAILURE",
+            TaskState::Retry => "RETRY",
+            TaskState::Revoked => "REVOKED",
+            TaskState::Rejected => "REJECTED",
+            TaskState::Custom(s) => s,
+        }
+    }
+
+    /// Parses a state name; unknown names are custom states.
+    pub fn from_name(name: &str) -> TaskState {
+        match name {
+            "PENDING" => TaskState::Pending,
+            "RECEIVED" => TaskState::Received,
+            "STARTED" => TaskState::Started,
+            "SUCCESS" => TaskState::Success,
+            "FAILURE" => TaskState::Failure,
+            "RETRY" => TaskState::Retry,
+            "REVOKED" => TaskState::Revoked,
+            "REJECTED" => TaskState::Rejected,
+            other => TaskState::Custom(Arc::from(other)),
+        }
+    }
+
+    /// The state a subject leads to: mapped, or the subject upper-cased.
+    pub fn for_subject(subject: &TaskSubject) -> TaskState {
+        match subject {
+            TaskSubject::Sent => TaskState::Pending,
+            TaskSubject::Received => TaskState::Received,
+            TaskSubject::Started => TaskState::Started,
+            TaskSubject::Succeeded => TaskState::Success,
+            TaskSubject::Failed => TaskState::Failure,
+            TaskSubject::Retried => TaskState::Retry,
+            TaskSubject::Revoked => TaskState::Revoked,
+            TaskSubject::Rejected => TaskState::Rejected,
+            TaskSubject::Custom(s) => TaskState::from_name(&s.to_uppercase()),
+        }
+    }
+
+    /// `true` for SUCCESS, FAILURE and REVOKED (`celery.states.READY_STATES`).
+    pub fn is_ready(&self) -> bool {
+        matches!(
+            self,
+            TaskState::Success | TaskState::Failure | TaskState::Revoked
+        )
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The moments a task reached each known subject (the event's `timestamp`, last one wins).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Moments {
+    /// `task-sent`.
+    pub sent: Option<Num>,
+    /// `task-received`.
+    pub received: Option<Num>,
+    /// `task-started`.
+    pub started: Option<Num>,
+    /// `task-succeeded`.
+    pub succeeded: Option<Num>,
+    /// `task-failed`.
+    pub failed: Option<Num>,
+    /// `task-retried`.
+    pub retried: Option<Num>,
+    /// `task-revoked`.
+    pub revoked: Option<Num>,
+    /// `task-rejected`.
+    pub rejected: Option<Num>,
+}
+
+/// One task. Field names and meanings are Python's `Task._fields`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    /// Task id.
+    pub uuid: Arc<str>,
+    /// Current state after precedence merging.
+    pub state: TaskState,
+    /// When each subject was last seen.
+    pub moments: Moments,
+    /// Timestamp of the event that last set the state (or of a late event, as Python does).
+    pub timestamp: Option<Num>,
+    /// Lamport clock of the same event.
+    pub clock: Num,
+    /// Hostname of the `task-sent` sender (`gen<pid>@host`).
+    pub client: Option<Arc<str>>,
+    /// Hostname of the worker of the last non-sent event.
+    pub worker: Option<Arc<str>>,
+    /// `name`, `args`, `kwargs`, ... as copied from events.
+    pub info: TaskInfo,
+    /// Fields Python copies that the State does not know by name (`requeue`, `signum`, custom ones).
+    pub extra: Vec<(Arc<str>, Value)>,
+    /// Children links exactly as Python's `Task.children` (weak: dead handles are skipped).
+    pub(crate) children: Vec<Handle>,
+}
+
+/// The fields a task takes from its events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskInfo {
+    /// Task name.
+    pub name: Value,
+    /// Positional arguments (`repr` string).
+    pub args: Value,
+    /// Keyword arguments (`repr` string).
+    pub kwargs: Value,
+    /// ETA.
+    pub eta: Value,
+    /// Expiry.
+    pub expires: Value,
+    /// Retry number.
+    pub retries: Value,
+    /// Result (`repr` string).
+    pub result: Value,
+    /// Exception (`repr` string).
+    pub exception: Value,
+    /// Run time in seconds.
+    pub runtime: Value,
+    /// Traceback text.
+    pub traceback: Value,
+    /// Exchange.
+    pub exchange: Value,
+    /// Routing key.
+    pub routing_key: Value,
+    /// Root task id.
+    pub root_id: Value,
+    /// Parent task id.
+    pub parent_id: Value,
+}
+
+/// Keys never copied from an event onto a task: they are the task's own structure (Python would
+/// overwrite its attributes with them, which no real event does and which would corrupt it), or
+/// the event's envelope.
+const NOT_COPIED: &[&str] = &[
+    "state",
+    "children",
+    "worker",
+    "client",
+    "root",
+    "parent",
+    "cluster_state",
+    "sent",
+    "received",
+    "started",
+    "succeeded",
+    "failed",
+    "retried",
+    "revoked",
+    "rejected",
+];
+
+impl Task {
+    pub(crate) fn new(uuid: Arc<str>) -> Task {
+        Task {
+            uuid,
+            state: TaskState::Pending,
+            moments: Moments::default(),
+            timestamp: None,
+            clock: Num::Int(0),
+            client: None,
+            worker: None,
+            info: TaskInfo::default(),
+            extra: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The task name, when it is a string.
+    pub fn name(&self) -> Option<&str> {
+        self.info.name.as_str()
+    }
+
+    /// The parent id, when it is a non-empty string (Python's truthiness test).
+    pub fn parent_id(&self) -> Option<&str> {
+        self.info.parent_id.as_str().filter(|s| !s.is_empty())
+    }
+
+    /// The root id, when it is a non-empty string.
+    pub fn root_id(&self) -> Option<&str> {
+        self.info.root_id.as_str().filter(|s| !s.is_empty())
+    }
+
+    /// A field Python copies but the State does not know by name.
+    pub fn extra(&self, key: &str) -> Option<&Value> {
+        self.extra.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+    }
+
+    /// Python's `Task.event`: records the subject's moment, then merges the event's fields by
+    /// state precedence. `timestamp` and `clock` are the event's.
+    pub(crate) fn apply(
+        &mut self,
+        subject: &TaskSubject,
+        timestamp: Num,
+        clock: Num,
+        fields: &Fields,
+    ) {
+        let moment = match subject {
+            TaskSubject::Sent => Some(&mut self.moments.sent),
+            TaskSubject::Received => Some(&mut self.moments.received),
+            TaskSubject::Started => Some(&mut self.moments.started),
+            TaskSubject::Succeeded => Some(&mut self.moments.succeeded),
+            TaskSubject::Failed => Some(&mut self.moments.failed),
+            TaskSubject::Retried => Some(&mut self.moments.retried),
+            TaskSubject::Revoked => Some(&mut self.moments.revoked),
+            TaskSubject::Rejected => Some(&mut self.moments.rejected),
+            TaskSubject::Custom(_) => None,
+        };
+        if let Some(m) = moment {
+            *m = Some(timestamp);
+        }
+        let new = TaskState::for_subject(subject);
+        let happened_before = new != TaskState::Retry
+            && self.state != TaskState::Retry
+            && new.precedence() > self.state.precedence();
+        if happened_before {
+            if new == TaskState::Received {
+                // The RECEIVED merge rule: only these fields are taken from a late task-received.
+                self.merge_received_fields(fields);
+            } else {
+                // Every field is copied, the late event's timestamp and clock included; the state
+                // is kept.
+                self.copy_fields(fields);
+                self.timestamp = Some(timestamp);
+                self.clock = clock;
+            }
+        } else {
+            self.copy_fields(fields);
+            self.state = new;
+            self.timestamp = Some(timestamp);
+            self.clock = clock;
+        }
+    }
+
+    fn merge_received_fields(&mut self, f: &Fields) {
+        let i = &mut self.info;
+        for (slot, v) in [
+            (&mut i.name, &f.name),
+            (&mut i.args, &f.args),
+            (&mut i.kwargs, &f.kwargs),
+            (&mut i.parent_id, &f.parent_id),
+            (&mut i.root_id, &f.root_id),
+            (&mut i.retries, &f.retries),
+            (&mut i.eta, &f.eta),
+            (&mut i.expires, &f.expires),
+        ] {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+    }
+
+    fn copy_fields(&mut self, f: &Fields) {
+        let i = &mut self.info;
+        for (slot, v) in [
+            (&mut i.name, &f.name),
+            (&mut i.args, &f.args),
+            (&mut i.kwargs, &f.kwargs),
+            (&mut i.eta, &f.eta),
+            (&mut i.expires, &f.expires),
+            (&mut i.retries, &f.retries),
+            (&mut i.result, &f.result),
+            (&mut i.exception, &f.exception),
+            (&mut i.runtime, &f.runtime),
+            (&mut i.traceback, &f.traceback),
+            (&mut i.exchange, &f.exchange),
+            (&mut i.routing_key, &f.routing_key),
+            (&mut i.root_id, &f.root_id),
+            (&mut i.parent_id, &f.parent_id),
+        ] {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+        // Worker-only known fields and unknown keys go to `extra`; `pid` and `utcoffset` describe
+        // the sender of the event, not the task, and are not kept.
+        let worker_only = [
+            ("queue", &f.queue),
+            ("freq", &f.freq),
+            ("active", &f.active),
+            ("processed", &f.processed),
+            ("loadavg", &f.loadavg),
+            ("sw_ident", &f.sw_ident),
+            ("sw_ver", &f.sw_ver),
+            ("sw_sys", &f.sw_sys),
+        ];
+        for (k, v) in worker_only {
+            if let Some(v) = v {
+                set_extra(&mut self.extra, k, v);
+            }
+        }
+        for (k, v) in &f.other {
+            if !NOT_COPIED.contains(&&**k) {
+                set_extra(&mut self.extra, k, v);
+            }
+        }
+    }
+}
+
+fn set_extra(extra: &mut Vec<(Arc<str>, Value)>, key: &str, value: &Value) {
+    match extra.iter_mut().find(|(k, _)| &**k == key) {
+        Some(slot) => slot.1 = value.clone(),
+        None => extra.push((Arc::from(key), value.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_matches_celery() {
+        let order = [
+            "SUCCESS", "FAILURE", "PROGRESS", "REVOKED", "STARTED", "RECEIVED", "REJECTED",
+            "RETRY", "PENDING",
+        ];
+        let precs: Vec<u8> = order
+            .iter()
+            .map(|s| TaskState::from_name(s).precedence())
+            .collect();
+        assert_eq!(precs, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            TaskState::for_subject(&TaskSubject::Custom("foo-bar".into())).as_str(),
+            "FOO-BAR"
+        );
+        assert_eq!(
+            TaskState::for_subject(&TaskSubject::Custom("success".into())),
+            TaskState::Success
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! One worker as the State knows it: copied fields and the heartbeat window (Python's `Worker`).
+
+use std::sync::Arc;
+
+use crate::event::Fields;
+use crate::value::{Num, Value};
+
+/// How many heartbeats a worker keeps (`Worker.heartbeat_max`).
+pub const HEARTBEAT_MAX: usize = 4;
+
+/// A worker counts as alive until `last heartbeat + freq * 2.0` (`HEARTBEAT_EXPIRE_WINDOW` = 200 %).
+pub const EXPIRE_WINDOW: f64 = 2.0;
+
+/// Drift between a worker's timestamp and our receive time beyond which clocks are out of sync
+/// (`HEARTBEAT_DRIFT_MAX`, seconds).
+pub const DRIFT_MAX: i64 = 16;
+
+/// One worker. Every field of its events is copied onto it, as in Python.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Worker {
+    /// Node name (`celery@host`): the worker's identity.
+    pub hostname: Arc<str>,
+    /// Process id (null until a worker event says).
+    pub pid: Value,
+    /// Heartbeat interval in seconds (60 until a worker event says).
+    pub freq: Value,
+    /// Lamport clock of its last worker event.
+    pub clock: Value,
+    /// Tasks executing.
+    pub active: Value,
+    /// Tasks processed.
+    pub processed: Value,
+    /// Load average.
+    pub loadavg: Value,
+    /// Software name.
+    pub sw_ident: Value,
+    /// Software version.
+    pub sw_ver: Value,
+    /// Operating system.
+    pub sw_sys: Value,
+    /// Receive times of the last heartbeats, sorted, at most [`HEARTBEAT_MAX`].
+    pub heartbeats: Vec<Num>,
+    /// The largest drift seen between its timestamps and our receive times, when over
+    /// [`DRIFT_MAX`] (Python logs a warning once per hostname; we keep it for display).
+    pub drift: Option<i64>,
+    /// Other copied fields (`utcoffset`, gossip fields, custom ones).
+    pub extra: Vec<(Arc<str>, Value)>,
+    /// `"<hostname>.<pid>"`, Python's `Worker.id`: the heap origin of its task events.
+    pub(crate) id: Arc<str>,
+}
+
+impl Worker {
+    pub(crate) fn new(hostname: Arc<str>) -> Worker {
+        let id = Arc::from(format!("{hostname}.None"));
+        Worker {
+            hostname,
+            pid: Value::Null,
+            freq: Value::Int(60),
+            clock: Value::Int(0),
+            active: Value::Null,
+            processed: Value::Null,
+            loadavg: Value::Null,
+            sw_ident: Value::Null,
+            sw_ver: Value::Null,
+            sw_sys: Value::Null,
+            heartbeats: Vec::with_capacity(HEARTBEAT_MAX),
+            drift: None,
+            extra: Vec::new(),
+            id,
+        }
+    }
+
+    /// Python's `Worker.id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// When the worker stops counting as alive, if it has heartbeats and a numeric `freq`.
+    pub fn heartbeat_expires(&self) -> Option<f64> {
+        let last = self.heartbeats.last()?;
+        let freq = self.freq.as_num()?;
+        Some(last.as_f64() + freq.as_f64() * EXPIRE_WINDOW)
+    }
+
+    /// `alive` at time `now` (seconds, on the receive clock).
+    pub fn alive(&self, now: f64) -> bool {
+        self.heartbeat_expires()
+            .is_some_and(|expires| now < expires)
+    }
+
+    /// Copies a worker event's fields (Python copies every key; the envelope and the worker's own
+    /// structure excepted, see the crate docs).
+    pub(crate) fn copy_fields(&mut self, clock: Option<Num>, f: &Fields) {
+        if let Some(c) = clock {
+            self.clock = c.into();
+        }
+        for (slot, v) in [
+            (&mut self.pid, &f.pid),
+            (&mut self.freq, &f.freq),
+            (&mut self.active, &f.active),
+            (&mut self.processed, &f.processed),
+            (&mut self.loadavg, &f.loadavg),
+            (&mut self.sw_ident, &f.sw_ident),
+            (&mut self.sw_ver, &f.sw_ver),
+            (&mut self.sw_sys, &f.sw_sys),
+        ] {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+        if f.pid.is_some() {
+            self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
+        }
+        for (k, v) in f.iter() {
+            let known = matches!(
+                k,
+                "pid"
+                    | "freq"
+                    | "active"
+                    | "processed"
+                    | "loadavg"
+                    | "sw_ident"
+                    | "sw_ver"
+                    | "sw_sys"
+            );
+            if !known && k != "heartbeats" {
+                match self.extra.iter_mut().find(|(key, _)| &**key == k) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => self.extra.push((Arc::from(k), v.clone())),
+                }
+            }
+        }
+    }
+
+    /// Python's heartbeat update (`Worker.event` past the field copy): ignores falsy times, records
+    /// drift, then keeps the last [`HEARTBEAT_MAX`] receive times in sorted position.
+    pub(crate) fn heartbeat(&mut self, timestamp: Num, local_received: Num) {
+        if !local_received.is_truthy() || !timestamp.is_truthy() {
+            return;
+        }
+        let drift = (trunc(local_received) - trunc(timestamp)).abs();
+        if drift > DRIFT_MAX {
+            self.drift = Some(self.drift.map_or(drift, |d| d.max(drift)));
+        }
+        let hearts = self.heartbeats.len();
+        if hearts > HEARTBEAT_MAX - 1 {
+            self.heartbeats.remove(0);
+        }
+        match self.heartbeats.last() {
+            Some(last) if hearts > 0 && local_received > *last => {
+                self.heartbeats.push(local_received)
+            }
+            _ => {
+                // bisect.insort (right): after every entry <= the new one.
+                let at = self.heartbeats.partition_point(|h| !(local_received < *h));
+                self.heartbeats.insert(at, local_received);
+            }
+        }
+    }
+}
+
+fn trunc(n: Num) -> i64 {
+    match n {
+        Num::Int(i) => i,
+        Num::Float(f) => f.trunc() as i64,
+    }
+}
+
+/// Python's `str()` of a JSON-decoded value, for `Worker.id`.
+fn py_str(v: &Value) -> String {
+    match v {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) => s.to_string(),
+        Value::Json(j) => j.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_window_matches_python() {
+        // spec/celery-events.md §5: 10,12,11,13,14,9,15.
+        let mut w = Worker::new("w".into());
+        let mut seen = Vec::new();
+        for t in [10, 12, 11, 13, 14, 9, 15] {
+            w.heartbeat(Num::Int(t), Num::Int(t));
+            seen.push(
+                w.heartbeats
+                    .iter()
+                    .map(|n| n.as_f64() as i64)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let expect: Vec<Vec<i64>> = vec![
+            vec![10],
+            vec![10, 12],
+            vec![10, 11, 12],
+            vec![10, 11, 12, 13],
+            vec![11, 12, 13, 14],
+            vec![9, 12, 13, 14],
+            vec![12, 13, 14, 15],
+        ];
+        assert_eq!(seen, expect);
+    }
+
+    #[test]
+    fn falsy_times_are_ignored_and_drift_is_kept() {
+        let mut w = Worker::new("w".into());
+        w.heartbeat(Num::Int(0), Num::Float(5.0));
+        w.heartbeat(Num::Float(5.0), Num::Float(0.0));
+        assert!(w.heartbeats.is_empty());
+        w.heartbeat(Num::Float(100.0), Num::Float(130.5));
+        assert_eq!(w.drift, Some(30));
+    }
+
+    #[test]
+    fn liveness_uses_freq_and_the_last_heartbeat() {
+        let mut w = Worker::new("w".into());
+        assert!(!w.alive(0.0));
+        w.freq = Value::Float(2.0);
+        w.heartbeat(Num::Float(100.0), Num::Float(100.0));
+        assert_eq!(w.heartbeat_expires(), Some(104.0));
+        assert!(w.alive(103.9));
+        assert!(!w.alive(104.0));
+        w.freq = Value::Str("fast".into());
+        assert_eq!(w.heartbeat_expires(), None);
+    }
+}

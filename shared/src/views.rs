@@ -1,0 +1,1 @@
+//! What a UI reads every frame.
