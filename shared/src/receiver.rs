@@ -90,15 +90,15 @@ mod tests {
         let mut e = ev(r#"{"type":"worker-online","hostname":"w","timestamp":1.0,"clock":5}"#);
         r.normalise(&mut e, 10.0);
         assert_eq!((e.clock, r.clock()), (Some(Num::Int(5)), 6));
-        // task-sent: clock rewritten to (C or 1) - 1 = 5, then adjust -> 6.
+        // task-sent: clock rewritten to (C or 1) - 1 = 5, then adjust -> max(6, 5) + 1 = 7.
         let mut e =
             ev(r#"{"type":"task-sent","uuid":"u","hostname":"g","timestamp":1.0,"clock":99}"#);
         r.normalise(&mut e, 10.5);
-        assert_eq!((e.clock, r.clock()), (Some(Num::Int(5)), 6));
-        // no clock: forward -> 7, which becomes the event's clock.
+        assert_eq!((e.clock, r.clock()), (Some(Num::Int(5)), 7));
+        // no clock: forward -> 8, which becomes the event's clock.
         let mut e = ev(r#"{"type":"task-started","uuid":"u","hostname":"w","timestamp":1.0}"#);
         r.normalise(&mut e, 11.0);
-        assert_eq!((e.clock, r.clock()), (Some(Num::Int(7)), 7));
+        assert_eq!((e.clock, r.clock()), (Some(Num::Int(8)), 8));
         assert_eq!(e.local_received, Some(Num::Float(11.0)));
         // a fresh receiver rewrites task-sent to 0.
         let mut fresh = Receiver::new();
