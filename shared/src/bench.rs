@@ -191,29 +191,23 @@ fn split_line(src: &[u8], range: Range<usize>) -> Vec<Part> {
     let mut i = range.start;
     while i < range.end {
         if src[i] == b'"' {
-            if let Some(n) = number_after(src, i, range.end, b"\"clock\": ") {
-                if let Ok(c) = std::str::from_utf8(&src[n.clone()])
-                    .unwrap_or("")
-                    .parse::<i64>()
-                {
-                    parts.push(Part::Text(text_start..n.start));
-                    parts.push(Part::Clock(c));
-                    (text_start, i) = (n.end, n.end);
-                    continue;
-                }
+            let text = |n: &Range<usize>| std::str::from_utf8(&src[n.clone()]).unwrap_or("");
+            if let Some(n) = number_after(src, i, range.end, b"\"clock\": ")
+                && let Ok(c) = text(&n).parse::<i64>()
+            {
+                parts.push(Part::Text(text_start..n.start));
+                parts.push(Part::Clock(c));
+                (text_start, i) = (n.end, n.end);
+                continue;
             }
-            let time = number_after(src, i, range.end, b"\"timestamp\": ")
-                .or_else(|| number_after(src, i, range.end, b"\"local_received\": "));
-            if let Some(n) = time {
-                if let Ok(t) = std::str::from_utf8(&src[n.clone()])
-                    .unwrap_or("")
-                    .parse::<f64>()
-                {
-                    parts.push(Part::Text(text_start..n.start));
-                    parts.push(Part::Time(t));
-                    (text_start, i) = (n.end, n.end);
-                    continue;
-                }
+            if let Some(n) = number_after(src, i, range.end, b"\"timestamp\": ")
+                .or_else(|| number_after(src, i, range.end, b"\"local_received\": "))
+                && let Ok(t) = text(&n).parse::<f64>()
+            {
+                parts.push(Part::Text(text_start..n.start));
+                parts.push(Part::Time(t));
+                (text_start, i) = (n.end, n.end);
+                continue;
             }
             if i + 37 < range.end && src[i + 37] == b'"' && is_uuid(&src[i + 1..i + 37]) {
                 parts.push(Part::Text(text_start..i + 1));

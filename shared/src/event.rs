@@ -260,7 +260,6 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event, DecodeError>>, Decod
     de.end().map_err(not_json)?;
     match out {
         Body::Many(items) => Ok(items),
-        Body::One(item) => Ok(vec![item]),
         Body::Scalar(what) => Err(DecodeError::NotAnObject(what)),
     }
 }
@@ -278,7 +277,6 @@ fn not_json(e: serde_json::Error) -> DecodeError {
 }
 
 enum Body {
-    One(Result<Event, DecodeError>),
     Many(Vec<Result<Event, DecodeError>>),
     Scalar(&'static str),
 }
@@ -292,7 +290,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
         f.write_str("a JSON object or array")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Body, A::Error> {
-        EventVisitor.visit_map(map).map(Body::One)
+        EventVisitor.visit_map(map).map(|one| Body::Many(vec![one]))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));

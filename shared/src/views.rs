@@ -1,1 +1,309 @@
-//! What a UI reads every frame.
+//! What a UI reads every frame, kept cheap: the workflow tree around a task, and a live, filtered,
+//! sorted window of tasks that is updated from the tasks an `apply` changed instead of rescanning.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::state::{Handle, State, Task, TaskState};
+use crate::value::Value;
+
+/// One row of a workflow tree, in depth-first order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeRow {
+    /// The task.
+    pub task: Handle,
+    /// 0 for the root and for orphans, parent depth + 1 below.
+    pub depth: usize,
+    /// `true` for a subtree whose parent is not in memory (unknown or evicted): shown, not lost.
+    pub orphan: bool,
+}
+
+/// The whole workflow `uuid` belongs to: from its root (the task's `root_id`, or itself), every
+/// descendant depth-first following the State's children links, then every other task of the same
+/// root whose parent is not reachable, each with its own subtree. Cycles (a retried task is its own
+/// child, see the spec) are cut: each task appears once. Cost: the size of the workflow.
+pub fn tree(state: &State, uuid: &str) -> Vec<TreeRow> {
+    let root_id: Arc<str> = match state.task(uuid) {
+        Some(t) => Arc::from(t.root_id().unwrap_or(uuid)),
+        None => Arc::from(uuid),
+    };
+    let mut rows = Vec::new();
+    let mut seen = FxHashSet::default();
+    if let Some(root) = state.task_handle(&root_id) {
+        walk(state, root, false, &mut seen, &mut rows);
+    }
+    // Members of the workflow not reached from the root, oldest first.
+    let mut rest: Vec<Handle> = state
+        .tasks_with_root(&root_id)
+        .filter(|h| !seen.contains(h))
+        .collect();
+    if let (true, Some(h)) = (rest.is_empty() && rows.is_empty(), state.task_handle(uuid)) {
+        rest.push(h); // a task with no root information is a workflow of its own
+    }
+    rest.sort_by(|&a, &b| {
+        first_seen(state, a)
+            .total_cmp(&first_seen(state, b))
+            .then(a.cmp(&b))
+    });
+    // Start from tasks whose parent is unknown, then anything left (members of a parent cycle).
+    let (orphans, others): (Vec<Handle>, Vec<Handle>) = rest.into_iter().partition(|&h| {
+        state
+            .task_at(h)
+            .and_then(Task::parent_id)
+            .and_then(|p| state.task_handle(p))
+            .is_none()
+    });
+    for h in orphans.into_iter().chain(others) {
+        if !seen.contains(&h) {
+            walk(state, h, true, &mut seen, &mut rows);
+        }
+    }
+    rows
+}
+
+fn walk(
+    state: &State,
+    start: Handle,
+    orphan: bool,
+    seen: &mut FxHashSet<Handle>,
+    rows: &mut Vec<TreeRow>,
+) {
+    // Explicit stack: workflows can be chains thousands deep.
+    let mut stack = vec![(start, 0usize)];
+    while let Some((h, depth)) = stack.pop() {
+        if !seen.insert(h) {
+            continue;
+        }
+        rows.push(TreeRow {
+            task: h,
+            depth,
+            orphan: orphan && depth == 0,
+        });
+        if let Some(task) = state.task_at(h) {
+            let mut kids: Vec<Handle> =
+                state.children(task).filter(|c| !seen.contains(c)).collect();
+            kids.sort_by(|&a, &b| {
+                first_seen(state, a)
+                    .total_cmp(&first_seen(state, b))
+                    .then(a.cmp(&b))
+            });
+            stack.extend(kids.into_iter().rev().map(|c| (c, depth + 1)));
+        }
+    }
+}
+
+/// When a task was first heard of: sent, else received, else its latest timestamp.
+fn first_seen(state: &State, h: Handle) -> f64 {
+    state.task_at(h).map_or(f64::MAX, |t| {
+        let m = &t.moments;
+        m.sent
+            .or(m.received)
+            .or(t.timestamp)
+            .map_or(f64::MAX, |n| n.as_f64())
+    })
+}
+
+/// What a task table can filter on. Empty fields match everything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Any of these states.
+    pub states: Vec<TaskState>,
+    /// Exactly this task name.
+    pub name: Option<String>,
+    /// Exactly this worker hostname.
+    pub worker: Option<String>,
+    /// Case-insensitive substring of uuid, name, args, kwargs, result or exception.
+    pub text: Option<String>,
+}
+
+impl Filter {
+    /// `true` when `task` passes.
+    pub fn matches(&self, task: &Task) -> bool {
+        (self.states.is_empty() || self.states.contains(&task.state))
+            && self.name.as_deref().is_none_or(|n| task.name() == Some(n))
+            && self
+                .worker
+                .as_deref()
+                .is_none_or(|w| task.worker.as_deref() == Some(w))
+            && self.text.as_deref().is_none_or(|needle| {
+                let needle = needle.to_lowercase();
+                let i = &task.info;
+                std::iter::once(&*task.uuid)
+                    .chain(
+                        [&i.name, &i.args, &i.kwargs, &i.result, &i.exception]
+                            .into_iter()
+                            .filter_map(Value::as_str),
+                    )
+                    .any(|hay| contains_ci(hay, &needle))
+            })
+    }
+}
+
+fn contains_ci(hay: &str, lower_needle: &str) -> bool {
+    if hay.is_ascii() && lower_needle.is_ascii() {
+        let (h, n) = (hay.as_bytes(), lower_needle.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        hay.to_lowercase().contains(lower_needle)
+    }
+}
+
+/// Columns a task table sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// `received` moment.
+    Received,
+    /// `started` moment.
+    Started,
+    /// `runtime`.
+    Runtime,
+    /// Task name.
+    Name,
+    /// State, in precedence order (finished first).
+    State,
+    /// Timestamp of the latest state change.
+    Timestamp,
+}
+
+/// A sort position: missing values sort before all others.
+#[derive(Clone, Debug)]
+enum Position {
+    Missing,
+    Num(f64),
+    Text(Arc<str>),
+}
+
+impl Position {
+    fn of(key: SortKey, t: &Task) -> Position {
+        let num = |n: Option<crate::value::Num>| {
+            n.map_or(Position::Missing, |n| Position::Num(n.as_f64()))
+        };
+        match key {
+            SortKey::Received => num(t.moments.received),
+            SortKey::Started => num(t.moments.started),
+            SortKey::Runtime => num(t.info.runtime.as_num()),
+            SortKey::Timestamp => num(t.timestamp),
+            SortKey::State => Position::Num(f64::from(t.state.precedence())),
+            SortKey::Name => t
+                .info
+                .name
+                .as_str()
+                .map_or(Position::Missing, |s| Position::Text(Arc::from(s))),
+        }
+    }
+}
+
+impl PartialEq for Position {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Position {}
+impl PartialOrd for Position {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Position {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Position::Missing, Position::Missing) => Ordering::Equal,
+            (Position::Missing, _) => Ordering::Less,
+            (_, Position::Missing) => Ordering::Greater,
+            (Position::Num(a), Position::Num(b)) => a.total_cmp(b),
+            (Position::Text(a), Position::Text(b)) => a.cmp(b),
+            (Position::Num(_), Position::Text(_)) => Ordering::Less,
+            (Position::Text(_), Position::Num(_)) => Ordering::Greater,
+        }
+    }
+}
+
+/// A filtered, sorted set of tasks kept up to date from the handles each apply reports: building
+/// costs one pass over the State, each update `O(changed · log n)`, reading a window
+/// `O(offset + limit)`.
+pub struct LiveQuery {
+    filter: Filter,
+    key: SortKey,
+    descending: bool,
+    order: BTreeSet<(Position, Handle)>,
+    members: FxHashMap<Handle, Position>,
+}
+
+impl LiveQuery {
+    /// Builds the query over every task in memory.
+    pub fn new(state: &State, filter: Filter, key: SortKey, descending: bool) -> LiveQuery {
+        let mut q = LiveQuery {
+            filter,
+            key,
+            descending,
+            order: BTreeSet::new(),
+            members: FxHashMap::default(),
+        };
+        q.rebuild(state);
+        q
+    }
+
+    /// Recomputes from scratch (after `clear`, or when many tasks changed at once).
+    pub fn rebuild(&mut self, state: &State) {
+        self.order.clear();
+        self.members.clear();
+        for (h, t) in state.tasks() {
+            if self.filter.matches(t) {
+                let pos = Position::of(self.key, t);
+                self.order.insert((pos.clone(), h));
+                self.members.insert(h, pos);
+            }
+        }
+    }
+
+    /// Re-evaluates these tasks (changed, created, or evicted: a dead handle leaves the set).
+    pub fn update(&mut self, state: &State, changed: impl IntoIterator<Item = Handle>) {
+        for h in changed {
+            let now = state
+                .task_at(h)
+                .filter(|t| self.filter.matches(t))
+                .map(|t| Position::of(self.key, t));
+            match (self.members.get(&h), now) {
+                (Some(old), Some(new)) if *old == new => {}
+                (old, new) => {
+                    if let Some(old) = old.cloned() {
+                        self.order.remove(&(old, h));
+                        self.members.remove(&h);
+                    }
+                    if let Some(new) = new {
+                        self.order.insert((new.clone(), h));
+                        self.members.insert(h, new);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of matching tasks.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// `true` when nothing matches.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The `limit` matching tasks from position `offset`, in sort order.
+    pub fn window(&self, offset: usize, limit: usize) -> Vec<Handle> {
+        let handles = self.order.iter().map(|(_, h)| *h);
+        if self.descending {
+            handles.rev().skip(offset).take(limit).collect()
+        } else {
+            handles.skip(offset).take(limit).collect()
+        }
+    }
+
+    /// The filter in force.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+}

@@ -409,10 +409,12 @@ impl State {
         }
 
         // 8. children that arrived before this task.
-        if let Some(pending) = self.pending_children.find(uuid) {
-            if let Some((_, waiting)) = self.pending_children.remove(pending) {
-                self.add_children(handle, &waiting);
-            }
+        if let Some((_, waiting)) = self
+            .pending_children
+            .find(uuid)
+            .and_then(|p| self.pending_children.remove(p))
+        {
+            self.add_children(handle, &waiting);
         }
         Ok(Applied::Task {
             handle,

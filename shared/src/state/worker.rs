@@ -152,7 +152,7 @@ impl Worker {
             }
             _ => {
                 // bisect.insort (right): after every entry <= the new one.
-                let at = self.heartbeats.partition_point(|h| !(local_received < *h));
+                let at = self.heartbeats.partition_point(|h| *h <= local_received);
                 self.heartbeats.insert(at, local_received);
             }
         }

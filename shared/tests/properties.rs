@@ -1,0 +1,192 @@
+//! Property tests: hostile input never panics, bounds always hold, links and counts stay
+//! consistent, and precedence makes the order of a task's events irrelevant when it never retried.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use serde_json::{Value as Json, json};
+use stalk_state::{Limits, Receiver, State, TaskState, decode_body, decode_event};
+
+/// Arbitrary JSON, biased towards event-like objects.
+fn any_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::from),
+        any::<i64>().prop_map(Json::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Json::from),
+        "[a-z\\-<>\"\\\\\u{e9}\u{1F600}]{0,12}".prop_map(Json::from),
+        prop_oneof![
+            Just("task-sent"),
+            Just("task-started"),
+            Just("task-received"),
+            Just("worker-heartbeat"),
+            Just("task-x")
+        ]
+        .prop_map(Json::from),
+    ];
+    leaf.prop_recursive(3, 40, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        Just("type"),
+                        Just("uuid"),
+                        Just("hostname"),
+                        Just("timestamp"),
+                        Just("clock"),
+                        Just("parent_id"),
+                        Just("root_id"),
+                        Just("name"),
+                        Just("freq"),
+                        Just("pid"),
+                        Just("local_received"),
+                        Just("children"),
+                        Just("state"),
+                        Just("x")
+                    ]
+                    .prop_map(str::to_owned),
+                    inner
+                ),
+                0..10
+            )
+            .prop_map(|kv| Json::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode_body(&bytes);
+        let _ = decode_event(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_and_errors_have_reasons(values in prop::collection::vec(any_json(), 1..20)) {
+        let mut state = State::new(Limits { max_tasks: 3, max_workers: 2 });
+        let mut receiver = Receiver::new();
+        for (i, v) in values.iter().enumerate() {
+            let body = serde_json::to_vec(v).unwrap();
+            match decode_body(&body) {
+                Ok(items) => for item in items {
+                    match item {
+                        Ok(mut ev) => {
+                            receiver.normalise(&mut ev, 1000.0 + i as f64);
+                            let _ = state.apply(&ev);
+                        }
+                        Err(e) => prop_assert!(!e.reason().is_empty()),
+                    }
+                },
+                Err(e) => prop_assert!(!e.reason().is_empty()),
+            }
+        }
+        let _ = stalk_state::dump::dump(&state, 2000.0);
+        for (_, t) in state.tasks() {
+            let _ = stalk_state::views::tree(&state, &t.uuid);
+        }
+    }
+}
+
+/// A stream of plausible events over a small alphabet, so tasks collide, link and evict.
+fn event_stream() -> impl Strategy<Value = Vec<Json>> {
+    let one = (0..8u8, 0..6u8, 0..3u8, 0..9u8, 1..500i64, any::<bool>()).prop_map(|(t, kind, host, parent, clock, has_name)| {
+        let ty = ["task-sent", "task-received", "task-started", "task-succeeded", "task-retried", "worker-heartbeat"][kind as usize];
+        let mut ev = json!({
+            "type": ty, "hostname": format!("w{host}@h"), "clock": clock,
+            "timestamp": 1000.0 + clock as f64 / 7.0, "local_received": 1000.0 + clock as f64 / 5.0,
+            "uuid": format!("t{t}"), "freq": 2.0,
+        });
+        if has_name {
+            ev["name"] = json!(format!("app.n{}", t % 3));
+        }
+        if parent < 8 && parent != t {
+            ev["parent_id"] = json!(format!("t{parent}"));
+            ev["root_id"] = json!("t0");
+        }
+        ev
+    });
+    prop::collection::vec(one, 1..120)
+}
+
+fn apply_all(state: &mut State, events: &[Json]) {
+    for ev in events {
+        let ev = decode_event(&serde_json::to_vec(ev).unwrap()).unwrap();
+        state.apply(&ev).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bounds_are_never_exceeded_and_counts_match_a_recount(events in event_stream(), max_tasks in 1..6usize, max_workers in 1..3usize) {
+        let mut state = State::new(Limits { max_tasks, max_workers });
+        for ev in &events {
+            apply_all(&mut state, std::slice::from_ref(ev));
+            prop_assert!(state.task_len() <= max_tasks);
+            prop_assert!(state.worker_len() <= max_workers);
+            let (heap, cap) = state.heap_len();
+            prop_assert!(heap <= cap && cap == 4 * max_tasks);
+            prop_assert!(state.pending_parent_len() <= max_tasks);
+        }
+        let mut by_state: HashMap<TaskState, usize> = HashMap::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (_, t) in state.tasks() {
+            *by_state.entry(t.state.clone()).or_default() += 1;
+            if let Some(n) = t.name() { *by_name.entry(n.to_owned()).or_default() += 1; }
+            for c in state.children(t) {
+                prop_assert!(state.task_at(c).is_some(), "children are live");
+            }
+        }
+        let counts = state.counts();
+        prop_assert_eq!(by_state, counts.by_state.iter().map(|(k, v)| (k.clone(), *v)).collect::<HashMap<_, _>>());
+        prop_assert_eq!(by_name, counts.by_name.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>());
+    }
+
+    #[test]
+    fn without_eviction_every_known_parent_lists_its_children(events in event_stream()) {
+        let mut state = State::new(Limits { max_tasks: 100, max_workers: 10 });
+        apply_all(&mut state, &events);
+        for (h, t) in state.tasks() {
+            if let Some(parent) = t.parent_id().and_then(|p| state.task(p)) {
+                prop_assert!(state.children(parent).any(|c| c == h), "{} missing from children of {}", t.uuid, parent.uuid);
+            }
+        }
+    }
+
+    #[test]
+    fn without_retries_the_order_of_a_tasks_events_does_not_matter(
+        picks in prop::sample::subsequence(vec![0usize, 1, 2, 3], 1..=4),
+        last in 0..4usize,
+        seed in any::<u64>(),
+    ) {
+        let finals = ["task-succeeded", "task-failed", "task-revoked", "task-rejected"];
+        let kinds: Vec<&str> = picks.iter().map(|&i| if i == 3 { finals[last] } else { ["task-sent", "task-received", "task-started"][i] }).collect();
+        let events: Vec<Json> = kinds.iter().enumerate().map(|(i, ty)| json!({
+            "type": ty, "uuid": "u", "hostname": if *ty == "task-sent" { "gen1@h" } else { "w@h" },
+            "timestamp": 10.0 + i as f64, "local_received": 20.0 + i as f64, "clock": 1 + i as i64,
+            "name": "app.t", "args": "(1,)", "result": "2",
+        })).collect();
+        let mut order = events.clone();
+        let mut ordered = State::default();
+        apply_all(&mut ordered, &events);
+        // A seeded permutation.
+        let mut s = seed | 1;
+        for i in (1..order.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            order.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let mut shuffled = State::default();
+        apply_all(&mut shuffled, &order);
+        let (a, b) = (ordered.task("u").unwrap(), shuffled.task("u").unwrap());
+        prop_assert_eq!(&a.state, &b.state);
+        prop_assert_eq!(&a.info.name, &b.info.name);
+        prop_assert_eq!(&a.info.args, &b.info.args);
+        prop_assert_eq!(&a.moments, &b.moments);
+    }
+}
