@@ -123,7 +123,7 @@ impl Worker {
                     | "sw_ver"
                     | "sw_sys"
             );
-            if !known && k != "heartbeats" {
+            if !known && k != "heartbeats" && k != "id" {
                 match self.extra.iter_mut().find(|(key, _)| &**key == k) {
                     Some(slot) => slot.1 = v.clone(),
                     None => self.extra.push((Arc::from(k), v.clone())),

@@ -1,0 +1,24 @@
+//! Fuzz target: any bytes through the decoder, the receiver, the State, the views and the dump.
+//! Nothing may panic. Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=60`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stalk_state::{Limits, Receiver, State, decode_body};
+
+fuzz_target!(|data: &[u8]| {
+    let mut state = State::new(Limits { max_tasks: 4, max_workers: 2 });
+    let mut receiver = Receiver::new();
+    // Feed the input as one body, then line by line (NDJSON), so batches and sequences both occur.
+    for (i, body) in std::iter::once(data).chain(data.split(|&b| b == b'\n')).enumerate() {
+        if let Ok(items) = decode_body(body) {
+            for mut event in items.into_iter().flatten() {
+                receiver.normalise(&mut event, 1000.0 + i as f64);
+                let _ = state.apply(&event);
+            }
+        }
+    }
+    for (_, task) in state.tasks() {
+        let _ = stalk_state::views::tree(&state, &task.uuid);
+    }
+    let _ = stalk_state::dump::dump(&state, 1500.0);
+});

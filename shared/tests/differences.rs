@@ -1,0 +1,185 @@
+//! One test per deliberate difference from Python's State (`docs/state.md`), showing the behaviour
+//! we chose instead.
+
+use serde_json::{Value as Json, json};
+use stalk_state::{
+    Applied, ApplyError, DecodeError, Limits, Num, Receiver, State, TaskState, Value, decode_event,
+};
+
+fn event(v: Json) -> stalk_state::Event {
+    decode_event(&serde_json::to_vec(&v).unwrap()).unwrap()
+}
+
+fn task(ty: &str, uuid: &str, clock: i64, extra: Json) -> Json {
+    let mut e = json!({"type": ty, "uuid": uuid, "hostname": "w@h", "timestamp": 100.0 + clock as f64,
+                       "local_received": 100.5 + clock as f64, "clock": clock});
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+#[test]
+fn evicted_task_leaves_every_structure_at_once() {
+    let mut s = State::new(Limits {
+        max_tasks: 2,
+        max_workers: 5,
+    });
+    s.apply(&event(task(
+        "task-received",
+        "parent",
+        1,
+        json!({"name": "app.p"}),
+    )))
+    .unwrap();
+    s.apply(&event(task(
+        "task-received",
+        "child",
+        2,
+        json!({"name": "app.c", "parent_id": "parent"}),
+    )))
+    .unwrap();
+    let child = s.task_handle("child").unwrap();
+    assert_eq!(
+        s.children(s.task("parent").unwrap()).collect::<Vec<_>>(),
+        [child]
+    );
+    // A third task evicts the oldest: "parent" was moved back by the child's parent lookup, so
+    // "child" goes.
+    let applied = s
+        .apply(&event(task(
+            "task-received",
+            "other",
+            3,
+            json!({"name": "app.c"}),
+        )))
+        .unwrap();
+    let Applied::Task {
+        evicted: Some(evicted),
+        ..
+    } = applied
+    else {
+        panic!("expected an eviction: {applied:?}")
+    };
+    assert_eq!(&*evicted.uuid, "child");
+    assert!(s.task("child").is_none());
+    assert_eq!(
+        s.children(s.task("parent").unwrap()).count(),
+        0,
+        "gone from children at once"
+    );
+    assert_eq!(
+        s.tasks_by_type("app.c").count(),
+        1,
+        "only `other` left in tasks_by_type"
+    );
+    assert!(s.tasks_by_time(None).all(|h| s.task_at(h).is_some()));
+    assert_eq!(s.tasks_by_time(None).count(), 2);
+    assert_eq!(s.counts().by_name.get("app.c"), Some(&1));
+}
+
+#[test]
+fn malformed_events_are_rejected_whole_but_counted() {
+    let mut s = State::default();
+    let err = decode_event(
+        br#"{"type":"worker-heartbeat","hostname":"w@h","timestamp":"soon","freq":2}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DecodeError::WrongType {
+            field: "timestamp",
+            expected: "a number"
+        }
+    );
+    s.count_rejected();
+    let no_clock = event(
+        json!({"type": "task-started", "uuid": "u", "hostname": "w@h", "timestamp": 1.0, "local_received": 1.0}),
+    );
+    assert_eq!(s.apply(&no_clock), Err(ApplyError::MissingField("clock")));
+    assert_eq!(s.event_count(), 2);
+    assert_eq!(
+        (s.task_len(), s.worker_len()),
+        (0, 0),
+        "nothing half-applied"
+    );
+}
+
+#[test]
+fn structure_keys_are_not_copied_from_events() {
+    let mut s = State::default();
+    s.apply(&event(task(
+        "task-succeeded",
+        "u",
+        2,
+        json!({"result": "1"}),
+    )))
+    .unwrap();
+    // A late event carrying structure keys: merged without touching state, children or moments.
+    s.apply(&event(task(
+        "task-started",
+        "u",
+        1,
+        json!({"state": "PENDING", "children": ["x"], "sent": 5, "worker": "evil", "pid": 7}),
+    )))
+    .unwrap();
+    let t = s.task("u").unwrap();
+    assert_eq!(t.state, TaskState::Success);
+    assert_eq!(s.children(t).count(), 0);
+    assert_eq!(t.moments.sent, None);
+    assert_eq!(t.worker.as_deref(), Some("w@h"));
+    assert!(t.extra("pid").is_none() && t.extra("state").is_none());
+    // `id` (worker-elect gossip) makes Python's Worker raise; here the heartbeat still counts.
+    s.apply(&event(
+        json!({"type": "worker-elect", "hostname": "w2@h", "id": "abc", "clock": 3,
+                          "timestamp": 10.0, "local_received": 10.5, "heartbeats": [1]}),
+    ))
+    .unwrap();
+    let w = s.worker("w2@h").unwrap();
+    assert_eq!(w.heartbeats, vec![Num::Float(10.5)]);
+    assert_eq!(w.id(), "w2@h.None");
+}
+
+#[test]
+fn only_strings_link_and_index() {
+    let mut s = State::default();
+    s.apply(&event(task(
+        "task-received",
+        "u",
+        1,
+        json!({"name": 5, "parent_id": 7, "root_id": ["r"]}),
+    )))
+    .unwrap();
+    assert!(s.task_types().is_empty());
+    assert_eq!(s.pending_parent_len(), 0);
+    assert_eq!(
+        s.task("u").unwrap().info.name,
+        Value::Int(5),
+        "stored as it came"
+    );
+}
+
+#[test]
+fn non_numeric_freq_means_no_expiry_and_not_alive() {
+    let mut s = State::default();
+    s.apply(&event(
+        json!({"type": "worker-online", "hostname": "w@h", "freq": "2", "clock": 1,
+                          "timestamp": 10.0, "local_received": 10.0}),
+    ))
+    .unwrap();
+    let w = s.worker("w@h").unwrap();
+    assert_eq!((w.heartbeat_expires(), w.alive(10.0)), (None, false));
+}
+
+#[test]
+fn timestamp_localisation_is_off_unless_asked() {
+    let raw = json!({"type": "task-started", "uuid": "u", "hostname": "w@h", "timestamp": 1000.0, "utcoffset": -5.5, "clock": 1});
+    let mut ours = event(raw.clone());
+    Receiver::new().normalise(&mut ours, 1000.0);
+    assert_eq!(ours.timestamp, Some(Num::Float(1000.0)));
+    let mut pythonic = event(raw);
+    Receiver::new()
+        .with_localisation(0.0)
+        .normalise(&mut pythonic, 1000.0);
+    assert_eq!(pythonic.timestamp, Some(Num::Float(1000.0 + 19_800.0)));
+}
