@@ -102,6 +102,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     drop(buf);
     let held = LIVE.load(Ordering::Relaxed).saturating_sub(before_state);
     let tasks = state.task_len();
+    let views = bench_views(&state);
     let out = serde_json::json!({
         "events": events,
         "seconds": elapsed,
@@ -113,9 +114,53 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "peak_heap_bytes": PEAK.load(Ordering::Relaxed),
         "errors": errors,
         "passes": pass,
+        "views": views,
     });
     println!("{out}");
     Ok(())
+}
+
+/// What a UI pays per frame on this state: building a filtered, sorted task window from scratch
+/// (when the user changes the filter), updating it with a frame's worth of changed tasks, reading
+/// one screen of rows, and the tree of the largest workflow.
+fn bench_views(state: &State) -> serde_json::Value {
+    use stalk_state::views::{Filter, LiveQuery, SortKey, tree};
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let mut all = LiveQuery::new(state, Filter::default(), SortKey::Received, true);
+    let build_all_ms = ms(t);
+    let text = Filter {
+        text: Some("page1".into()),
+        ..Filter::default()
+    };
+    let t = Instant::now();
+    let filtered = LiveQuery::new(state, text, SortKey::Runtime, false);
+    let build_text_filter_ms = ms(t);
+    // A frame at 5,000 events/s and 60 frames/s touches ~85 tasks; take 200 to be safe.
+    let changed: Vec<_> = state
+        .tasks()
+        .map(|(h, _)| h)
+        .step_by(state.task_len().max(200) / 200)
+        .take(200)
+        .collect();
+    let t = Instant::now();
+    all.update(state, changed.iter().copied());
+    let update_200_ms = ms(t);
+    let t = Instant::now();
+    let rows = all.window(all.len() / 2, 50);
+    let window_50_mid_ms = ms(t);
+    let biggest = state
+        .tasks()
+        .filter_map(|(_, t)| t.root_id().map(str::to_owned))
+        .max_by_key(|r| state.tasks_with_root(r).count());
+    let t = Instant::now();
+    let tree_rows = biggest.map_or(0, |r| tree(state, &r).len());
+    let tree_ms = ms(t);
+    serde_json::json!({
+        "tasks": state.task_len(), "build_all_ms": build_all_ms, "build_text_filter_ms": build_text_filter_ms,
+        "text_matches": filtered.len(), "update_200_ms": update_200_ms, "window_50_mid_ms": window_50_mid_ms,
+        "rows": rows.len(), "largest_tree_rows": tree_rows, "largest_tree_ms": tree_ms,
+    })
 }
 
 /// Peak resident set size from `/proc` (Linux); `null` elsewhere (e.g. under wasm).

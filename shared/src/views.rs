@@ -120,16 +120,36 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// `true` when `task` passes. To test many tasks, [`Filter::compile`] once instead.
+    pub fn matches(&self, task: &Task) -> bool {
+        self.compile().matches(task)
+    }
+
+    /// Prepares the filter for testing many tasks (the text needle is lower-cased once).
+    pub fn compile(&self) -> CompiledFilter<'_> {
+        CompiledFilter {
+            filter: self,
+            needle: self.text.as_deref().map(Needle::new),
+        }
+    }
+}
+
+/// A [`Filter`] ready to test many tasks.
+pub struct CompiledFilter<'a> {
+    filter: &'a Filter,
+    needle: Option<Needle>,
+}
+
+impl CompiledFilter<'_> {
     /// `true` when `task` passes.
     pub fn matches(&self, task: &Task) -> bool {
-        (self.states.is_empty() || self.states.contains(&task.state))
-            && self.name.as_deref().is_none_or(|n| task.name() == Some(n))
-            && self
-                .worker
+        let f = self.filter;
+        (f.states.is_empty() || f.states.contains(&task.state))
+            && f.name.as_deref().is_none_or(|n| task.name() == Some(n))
+            && f.worker
                 .as_deref()
                 .is_none_or(|w| task.worker.as_deref() == Some(w))
-            && self.text.as_deref().is_none_or(|needle| {
-                let needle = needle.to_lowercase();
+            && self.needle.as_ref().is_none_or(|needle| {
                 let i = &task.info;
                 std::iter::once(&*task.uuid)
                     .chain(
@@ -137,17 +157,43 @@ impl Filter {
                             .into_iter()
                             .filter_map(Value::as_str),
                     )
-                    .any(|hay| contains_ci(hay, &needle))
+                    .any(|hay| needle.found_in(hay))
             })
     }
 }
 
-fn contains_ci(hay: &str, lower_needle: &str) -> bool {
-    if hay.is_ascii() && lower_needle.is_ascii() {
-        let (h, n) = (hay.as_bytes(), lower_needle.as_bytes());
-        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-    } else {
-        hay.to_lowercase().contains(lower_needle)
+/// A case-insensitive substring search: ASCII needles scan for their first byte in either case
+/// with `memchr2`, then compare the rest; other needles fall back to lower-casing the haystack.
+struct Needle {
+    lower: String,
+}
+
+impl Needle {
+    fn new(text: &str) -> Needle {
+        Needle {
+            lower: text.to_lowercase(),
+        }
+    }
+
+    fn found_in(&self, hay: &str) -> bool {
+        let n = self.lower.as_bytes();
+        let Some(&first) = n.first() else { return true };
+        if !self.lower.is_ascii() {
+            return hay.to_lowercase().contains(&self.lower);
+        }
+        let h = hay.as_bytes();
+        let mut from = 0;
+        while let Some(p) = memchr::memchr2(first, first.to_ascii_uppercase(), &h[from..]) {
+            let at = from + p;
+            if h.len() - at < n.len() {
+                return false;
+            }
+            if h[at..at + n.len()].eq_ignore_ascii_case(n) {
+                return true;
+            }
+            from = at + 1;
+        }
+        false
     }
 }
 
@@ -248,15 +294,15 @@ impl LiveQuery {
 
     /// Recomputes from scratch (after `clear`, or when many tasks changed at once).
     pub fn rebuild(&mut self, state: &State) {
-        self.order.clear();
-        self.members.clear();
-        for (h, t) in state.tasks() {
-            if self.filter.matches(t) {
-                let pos = Position::of(self.key, t);
-                self.order.insert((pos.clone(), h));
-                self.members.insert(h, pos);
-            }
-        }
+        let filter = self.filter.compile();
+        let key = self.key;
+        self.members = state
+            .tasks()
+            .filter(|(_, t)| filter.matches(t))
+            .map(|(h, t)| (h, Position::of(key, t)))
+            .collect();
+        // Collecting sorts once and bulk-builds the tree: much cheaper than one insert per task.
+        self.order = self.members.iter().map(|(h, p)| (p.clone(), *h)).collect();
     }
 
     /// Re-evaluates these tasks (changed, created, or evicted: a dead handle leaves the set).
