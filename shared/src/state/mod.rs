@@ -147,10 +147,18 @@ impl TaskKey {
     fn of(t: &Task) -> TaskKey {
         TaskKey {
             state: t.state.clone(),
-            name: t.info.name.as_str().map(Arc::from),
+            name: shared_str(&t.info.name),
             worker: t.worker.clone(),
-            root: t.root_id().map(Arc::from),
+            root: shared_str(&t.info.root_id).filter(|r| !r.is_empty()),
         }
+    }
+}
+
+/// The string inside a value, sharing its allocation.
+fn shared_str(v: &Value) -> Option<Arc<str>> {
+    match v {
+        Value::Str(s) => Some(s.clone()),
+        _ => None,
     }
 }
 
@@ -377,7 +385,10 @@ impl State {
         }
         let slot = self.slot_mut(handle);
         slot.task.apply(subject, timestamp, clock, &ev.fields);
-        self.intern_task_strings(handle);
+        let f = &ev.fields;
+        if f.name.is_some() || f.exchange.is_some() || f.routing_key.is_some() {
+            self.intern_task_strings(handle);
+        }
         self.reindex(handle);
 
         // 6. task types and the creation-time indexes.
