@@ -3,14 +3,16 @@
 //! A message body is one JSON object (one event) or a JSON array of objects (a `task.multi` batch).
 //! Each element of a batch decodes on its own, so one bad element never loses the others. Failures
 //! are values ([`DecodeError`]) with a stable reason code, never panics.
+//!
+//! Events borrow from the message body (`Event<'a>`): strings are only copied when the State
+//! keeps them, which is what makes decoding cheap.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-use crate::value::{Num, Value};
+use crate::json::{JsonRef, Reader, SyntaxError};
+use crate::value::Num;
 
 /// What a task event says happened: the part of `type` after `task-`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -99,28 +101,36 @@ macro_rules! known_fields {
     ($( $(#[$doc:meta])* $field:ident ),* $(,)?) => {
         /// The fields of an event other than its envelope (`type`, `hostname`, `timestamp`,
         /// `local_received`, `clock`, `uuid`). `None` means the key was absent (Python's dict
-        /// update copies only present keys); `Some(Value::Null)` means it was `null`.
+        /// update copies only present keys); `Some(JsonRef::Null)` means it was `null`.
         #[derive(Clone, Debug, Default, PartialEq)]
-        pub struct Fields {
-            $( $(#[$doc])* pub $field: Option<Value>, )*
+        pub struct Fields<'a> {
+            $( $(#[$doc])* pub $field: Option<JsonRef<'a>>, )*
             /// Keys the State does not know by name, in arrival order (last value wins).
-            pub other: Vec<(Arc<str>, Value)>,
+            pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
         }
 
-        impl Fields {
+        impl<'a> Fields<'a> {
             /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
-            pub fn set(&mut self, key: &str, value: Value) {
-                match key {
+            pub fn set(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
+                match &*key {
                     $( stringify!($field) => self.$field = Some(value), )*
-                    _ => match self.other.iter_mut().find(|(k, _)| &**k == key) {
+                    _ => match self.other.iter_mut().find(|(k, _)| *k == key) {
                         Some(slot) => slot.1 = value,
-                        None => self.other.push((Arc::from(key), value)),
+                        None => self.other.push((key, value)),
                     },
                 }
             }
 
+            /// The same fields, owning their text.
+            pub fn into_owned(self) -> Fields<'static> {
+                Fields {
+                    $( $field: self.$field.map(JsonRef::into_owned), )*
+                    other: self.other.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+                }
+            }
+
             /// Every present field as `(key, value)`, known ones first.
-            pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+            pub fn iter(&self) -> impl Iterator<Item = (&str, &JsonRef<'a>)> {
                 [$( (stringify!($field), self.$field.as_ref()), )*]
                     .into_iter()
                     .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -181,15 +191,15 @@ known_fields! {
     sw_sys,
 }
 
-/// One decoded Celery event.
+/// One decoded Celery event, borrowing from the message body.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Event {
+pub struct Event<'a> {
     /// The `type` string as sent (`task-succeeded`).
-    pub type_name: Arc<str>,
+    pub type_name: Cow<'a, str>,
     /// Group and subject parsed from `type_name`.
     pub kind: EventKind,
     /// Sender's node name (`celery@host`, or `gen<pid>@host` for `task-sent`).
-    pub hostname: Option<Arc<str>>,
+    pub hostname: Option<Cow<'a, str>>,
     /// Sender's `time.time()` when it emitted the event.
     pub timestamp: Option<Num>,
     /// When the receiver took the event; set by [`crate::Receiver`], not on the wire.
@@ -197,9 +207,26 @@ pub struct Event {
     /// Lamport clock (the sender's, or the receiver's after normalisation).
     pub clock: Option<Num>,
     /// Task id (task events).
-    pub uuid: Option<Arc<str>>,
+    pub uuid: Option<Cow<'a, str>>,
     /// Every other field.
-    pub fields: Fields,
+    pub fields: Fields<'a>,
+}
+
+impl Event<'_> {
+    /// The same event, owning its text (to keep it beyond the message body it came from).
+    pub fn into_owned(self) -> Event<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Event {
+            type_name: own(self.type_name),
+            kind: self.kind,
+            hostname: self.hostname.map(own),
+            timestamp: self.timestamp,
+            local_received: self.local_received,
+            clock: self.clock,
+            uuid: self.uuid.map(own),
+            fields: self.fields.into_owned(),
+        }
+    }
 }
 
 /// Why a message or an element of a batch could not be decoded.
@@ -254,185 +281,100 @@ impl std::error::Error for DecodeError {}
 
 /// Decodes one message body: an object gives one element, an array one element per item, in
 /// order. The outer error is for a body that is not JSON at all, or JSON that is neither.
-pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event, DecodeError>>, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let out = de.deserialize_any(BodyVisitor).map_err(not_json)?;
-    de.end().map_err(not_json)?;
-    match out {
-        Body::Many(items) => Ok(items),
-        Body::Scalar(what) => Err(DecodeError::NotAnObject(what)),
-    }
+pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event<'_>, DecodeError>>, DecodeError> {
+    let mut r = Reader::new(body);
+    let items = match r.peek() {
+        Some(b'{') => vec![event(&mut r).map_err(not_json)?],
+        Some(b'[') => {
+            let mut items = Vec::new();
+            r.array(|r| {
+                let item = match r.peek() {
+                    Some(b'{') => event(r)?,
+                    _ => {
+                        let what = scalar_kind(r.peek());
+                        r.skip(1)?;
+                        Err(DecodeError::NotAnObject(what))
+                    }
+                };
+                items.push(item);
+                Ok(())
+            })
+            .map_err(not_json)?;
+            items
+        }
+        other => {
+            let what = scalar_kind(other);
+            r.skip(0).map_err(not_json)?;
+            r.end().map_err(not_json)?;
+            return Err(DecodeError::NotAnObject(what));
+        }
+    };
+    r.end().map_err(not_json)?;
+    Ok(items)
 }
 
 /// Decodes a single event (one JSON object), such as one line of an NDJSON recording.
-pub fn decode_event(text: &[u8]) -> Result<Event, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let out = ElementSeed.deserialize(&mut de).map_err(not_json)?;
-    de.end().map_err(not_json)?;
-    out
+pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
+    let mut r = Reader::new(text);
+    if r.peek() != Some(b'{') {
+        let what = scalar_kind(r.peek());
+        r.skip(0).map_err(not_json)?;
+        r.end().map_err(not_json)?;
+        return Err(DecodeError::NotAnObject(what));
+    }
+    let ev = event(&mut r).map_err(not_json)?;
+    r.end().map_err(not_json)?;
+    ev
 }
 
-fn not_json(e: serde_json::Error) -> DecodeError {
+fn not_json(e: SyntaxError) -> DecodeError {
     DecodeError::NotJson(e.to_string())
 }
 
-enum Body {
-    Many(Vec<Result<Event, DecodeError>>),
-    Scalar(&'static str),
+fn scalar_kind(first: Option<u8>) -> &'static str {
+    match first {
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    }
 }
 
-struct BodyVisitor;
-
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Body;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object or array")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Body, A::Error> {
-        EventVisitor.visit_map(map).map(|one| Body::Many(vec![one]))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-        while let Some(item) = seq.next_element_seed(ElementSeed)? {
-            items.push(item);
+/// Reads one event object in a single pass (syntax errors are `Err` of the outer result), then
+/// checks what its group requires (the inner result).
+fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, SyntaxError> {
+    let mut raw = RawEnvelope::default();
+    let mut fields = Fields::default();
+    r.object(|key, r| {
+        let value = r.value()?;
+        match &*key {
+            "type" => raw.type_name = Some(value),
+            "hostname" => raw.hostname = Some(value),
+            "timestamp" => raw.timestamp = Some(value),
+            "local_received" => raw.local_received = Some(value),
+            "clock" => raw.clock = Some(value),
+            "uuid" => raw.uuid = Some(value),
+            _ => fields.set(key, value),
         }
-        Ok(Body::Many(items))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Body, E> {
-        Ok(Body::Scalar("boolean"))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Body, E> {
-        Ok(Body::Scalar("number"))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Body, E> {
-        Ok(Body::Scalar("number"))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Body, E> {
-        Ok(Body::Scalar("number"))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Body, E> {
-        Ok(Body::Scalar("string"))
-    }
-    fn visit_unit<E>(self) -> Result<Body, E> {
-        Ok(Body::Scalar("null"))
-    }
-}
-
-/// Decodes one element, turning a wrong shape into an `Err` value instead of a parse failure, so
-/// the rest of a batch still decodes.
-struct ElementSeed;
-
-impl<'de> DeserializeSeed<'de> for ElementSeed {
-    type Value = Result<Event, DecodeError>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(ElementVisitor)
-    }
-}
-
-struct ElementVisitor;
-
-impl<'de> Visitor<'de> for ElementVisitor {
-    type Value = Result<Event, DecodeError>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        EventVisitor.visit_map(map)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(DecodeError::NotAnObject("array")))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("boolean")))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("number")))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("number")))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("number")))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("string")))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotAnObject("null")))
-    }
-}
-
-/// A map key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-/// Reads one event object in a single pass, then checks what its group requires.
-struct EventVisitor;
-
-impl<'de> Visitor<'de> for EventVisitor {
-    type Value = Result<Event, DecodeError>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an event object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = RawEnvelope::default();
-        let mut fields = Fields::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let value: Value = map.next_value()?;
-            match &*key {
-                "type" => raw.type_name = Some(value),
-                "hostname" => raw.hostname = Some(value),
-                "timestamp" => raw.timestamp = Some(value),
-                "local_received" => raw.local_received = Some(value),
-                "clock" => raw.clock = Some(value),
-                "uuid" => raw.uuid = Some(value),
-                other => fields.set(other, value),
-            }
-        }
-        Ok(raw.into_event(fields))
-    }
+        Ok(())
+    })?;
+    Ok(raw.into_event(fields))
 }
 
 /// The envelope keys as they arrived, before their types are checked.
 #[derive(Default)]
-struct RawEnvelope {
-    type_name: Option<Value>,
-    hostname: Option<Value>,
-    timestamp: Option<Value>,
-    local_received: Option<Value>,
-    clock: Option<Value>,
-    uuid: Option<Value>,
+struct RawEnvelope<'a> {
+    type_name: Option<JsonRef<'a>>,
+    hostname: Option<JsonRef<'a>>,
+    timestamp: Option<JsonRef<'a>>,
+    local_received: Option<JsonRef<'a>>,
+    clock: Option<JsonRef<'a>>,
+    uuid: Option<JsonRef<'a>>,
 }
 
-impl RawEnvelope {
-    fn into_event(self, fields: Fields) -> Result<Event, DecodeError> {
+impl<'a> RawEnvelope<'a> {
+    fn into_event(self, fields: Fields<'a>) -> Result<Event<'a>, DecodeError> {
         let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
         let kind = EventKind::parse(&type_name);
         let hostname = string("hostname", self.hostname)?;
@@ -467,21 +409,25 @@ impl RawEnvelope {
     }
 }
 
-fn string(field: &'static str, v: Option<Value>) -> Result<Option<Arc<str>>, DecodeError> {
+fn string<'a>(
+    field: &'static str,
+    v: Option<JsonRef<'a>>,
+) -> Result<Option<Cow<'a, str>>, DecodeError> {
     match v {
         None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(DecodeError::WrongType {
+        Some(v) => v.into_str().map(Some).ok_or(DecodeError::WrongType {
             field,
             expected: "a string",
         }),
     }
 }
 
-fn number(field: &'static str, v: Option<Value>) -> Result<Option<Num>, DecodeError> {
+fn number(field: &'static str, v: Option<JsonRef<'_>>) -> Result<Option<Num>, DecodeError> {
     match v {
         None => Ok(None),
-        Some(v) => v.as_num().map(Some).ok_or(DecodeError::WrongType {
+        Some(JsonRef::Int(i)) => Ok(Some(Num::Int(i))),
+        Some(JsonRef::Float(f)) => Ok(Some(Num::Float(f))),
+        Some(_) => Err(DecodeError::WrongType {
             field,
             expected: "a number",
         }),
@@ -504,10 +450,10 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].kind, EventKind::Task(TaskSubject::Started));
         assert_eq!(events[1].kind, EventKind::Task(TaskSubject::Succeeded));
-        assert_eq!(events[1].fields.result, Some(Value::Str("3".into())));
-        assert_eq!(events[1].fields.runtime, Some(Value::Float(0.01)));
+        assert_eq!(events[1].fields.result, Some(JsonRef::Str("3")));
+        assert_eq!(events[1].fields.runtime, Some(JsonRef::Float(0.01)));
         assert_eq!(events[1].clock, Some(Num::Int(3)));
-        assert_eq!(events[0].fields.pid, Some(Value::Int(18653)));
+        assert_eq!(events[0].fields.pid, Some(JsonRef::Int(18653)));
     }
 
     #[test]
@@ -579,7 +525,7 @@ mod tests {
         let ev = decode_event(br#"{"type":"task-progress","uuid":"u","hostname":"h","timestamp":1,"pct\u0021":0.5,"pct!":0.75,"step":"x"}"#).unwrap();
         assert_eq!(ev.fields.other.len(), 2);
         assert_eq!(&*ev.fields.other[0].0, "pct!");
-        assert_eq!(ev.fields.other[0].1, Value::Float(0.75));
+        assert_eq!(ev.fields.other[0].1, JsonRef::Float(0.75));
         assert_eq!(ev.timestamp, Some(Num::Int(1)));
     }
 }

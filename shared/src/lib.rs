@@ -11,6 +11,7 @@
 
 pub mod dump;
 pub mod event;
+pub mod json;
 pub mod receiver;
 pub mod state;
 pub mod value;
@@ -19,6 +20,7 @@ pub mod views;
 pub use event::{
     DecodeError, Event, EventKind, Fields, TaskSubject, WorkerSubject, decode_body, decode_event,
 };
+pub use json::JsonRef;
 pub use receiver::Receiver;
 pub use state::{
     Applied, ApplyError, Counts, Evicted, Handle, Limits, State, Task, TaskInfo, TaskState, Worker,

@@ -11,6 +11,7 @@
 //!   [`Receiver::with_localisation`] only to reproduce Python's numbers exactly.
 
 use crate::event::{Event, EventKind, TaskSubject};
+use crate::json::JsonRef;
 use crate::value::Num;
 
 /// The receiver's Lamport clock and normalisation settings.
@@ -41,7 +42,7 @@ impl Receiver {
 
     /// Normalises one event in place, as `event_from_message` does; `local_received` is the time the
     /// caller took it off the wire (for a batch, each element gets its own call, in order).
-    pub fn normalise(&mut self, event: &mut Event, local_received: f64) {
+    pub fn normalise(&mut self, event: &mut Event<'_>, local_received: f64) {
         if matches!(event.kind, EventKind::Task(TaskSubject::Sent)) {
             // CLIENT_CLOCK_SKEW = -1: the client's clock is discarded.
             let c = if self.clock == 0 { 1 } else { self.clock } - 1;
@@ -55,7 +56,7 @@ impl Receiver {
         }
         if let (Some(here), Some(offset), Some(ts)) = (
             self.localise_to,
-            event.fields.utcoffset.as_ref().and_then(|v| v.as_num()),
+            event.fields.utcoffset.as_ref().and_then(JsonRef::as_num),
             event.timestamp,
         ) {
             event.timestamp = Some(Num::Float(ts.as_f64() - (offset.as_f64() - here) * 3600.0));
@@ -79,7 +80,7 @@ mod tests {
     use super::*;
     use crate::event::decode_event;
 
-    fn ev(text: &str) -> Event {
+    fn ev(text: &str) -> Event<'_> {
         decode_event(text.as_bytes()).unwrap()
     }
 

@@ -62,9 +62,11 @@ fn qtev(subject: &str, uuid: &str, hostname: &str, clock: i64, name: &str, ts: f
 }
 
 /// The JSON text of `ev`, decoded as the crate decodes a message.
-fn decode(ev: &J) -> Event {
+fn decode(ev: &J) -> Event<'static> {
     let text = serde_json::to_vec(ev).expect("JSON");
-    decode_event(&text).unwrap_or_else(|e| panic!("{ev} does not decode: {e}"))
+    decode_event(&text)
+        .unwrap_or_else(|e| panic!("{ev} does not decode: {e}"))
+        .into_owned()
 }
 
 /// Applies an event as a Python test hands a dict to `State.event`: `local_received` as given,

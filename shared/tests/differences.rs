@@ -6,8 +6,10 @@ use stalk_state::{
     Applied, ApplyError, DecodeError, Limits, Num, Receiver, State, TaskState, Value, decode_event,
 };
 
-fn event(v: Json) -> stalk_state::Event {
-    decode_event(&serde_json::to_vec(&v).unwrap()).unwrap()
+fn event(v: Json) -> stalk_state::Event<'static> {
+    decode_event(&serde_json::to_vec(&v).unwrap())
+        .unwrap()
+        .into_owned()
 }
 
 fn task(ty: &str, uuid: &str, clock: i64, extra: Json) -> Json {

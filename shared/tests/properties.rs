@@ -115,8 +115,8 @@ fn event_stream() -> impl Strategy<Value = Vec<Json>> {
 
 fn apply_all(state: &mut State, events: &[Json]) {
     for ev in events {
-        let ev = decode_event(&serde_json::to_vec(ev).unwrap()).unwrap();
-        state.apply(&ev).unwrap();
+        let bytes = serde_json::to_vec(ev).unwrap();
+        state.apply(&decode_event(&bytes).unwrap()).unwrap();
     }
 }
 

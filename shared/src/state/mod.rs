@@ -16,6 +16,7 @@
 
 mod heap;
 pub(crate) mod store;
+mod strings;
 mod task;
 mod worker;
 
@@ -24,8 +25,10 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::{Event, EventKind, TaskSubject, WorkerSubject};
+use crate::json::JsonRef;
 use crate::value::Value;
 pub use store::Handle;
+use strings::{Keep, Strings};
 pub use task::{Moments, Task, TaskInfo, TaskState};
 pub use worker::{DRIFT_MAX, EXPIRE_WINDOW, HEARTBEAT_MAX, Worker};
 
@@ -154,6 +157,39 @@ impl TaskKey {
     }
 }
 
+/// How a task's fields are stored: routing strings shared, ids shared with the task map's keys.
+struct TaskStore<'s> {
+    strings: &'s mut Strings,
+    root: Option<Arc<str>>,
+    parent: Option<Arc<str>>,
+}
+
+impl task::Store for TaskStore<'_> {
+    fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value {
+        let known = match key {
+            "root_id" => self.root.as_ref(),
+            "parent_id" => self.parent.as_ref(),
+            _ => None,
+        };
+        if let (Some(id), Some(s)) = (known, v.as_str())
+            && **id == *s
+        {
+            return Value::Str(id.clone());
+        }
+        let keep = match key {
+            "name" | "exchange" | "routing_key" | "queue" | "sw_ident" | "sw_ver" | "sw_sys" => {
+                Keep::Shared
+            }
+            _ => Keep::Plain,
+        };
+        self.strings.value(v, keep)
+    }
+
+    fn key(&mut self, key: &str) -> Arc<str> {
+        self.strings.shared(key)
+    }
+}
+
 /// The string inside a value, sharing its allocation.
 fn shared_str(v: &Value) -> Option<Arc<str>> {
     match v {
@@ -166,14 +202,9 @@ fn shared_str(v: &Value) -> Option<Arc<str>> {
 #[derive(Clone, Debug)]
 struct Slot {
     task: Task,
-    key: TaskKey,
     /// `(name, hostname)` the task was indexed under in `tasks_by_type` / `tasks_by_worker`.
     indexed: Option<(Arc<str>, Arc<str>)>,
 }
-
-/// Interned strings beyond this many are not shared any more (the table is cleared), so hostile
-/// streams of unique names cannot grow it without bound.
-const INTERN_MAX: usize = 65_536;
 
 /// The cluster state. Sans-IO: time only comes from events and from the `now` given to
 /// [`State::alive`]-style queries.
@@ -191,7 +222,7 @@ pub struct State {
     by_worker: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     counts: Counts,
-    strings: FxHashSet<Arc<str>>,
+    strings: Strings,
     event_count: u64,
     task_count: u64,
 }
@@ -220,7 +251,7 @@ impl State {
             by_worker: FxHashMap::default(),
             by_root: FxHashMap::default(),
             counts: Counts::default(),
-            strings: FxHashSet::default(),
+            strings: Strings::default(),
             event_count: 0,
             task_count: 0,
         }
@@ -242,7 +273,7 @@ impl State {
     }
 
     /// Applies one normalised event (it must carry `local_received`; see [`crate::Receiver`]).
-    pub fn apply(&mut self, event: &Event) -> Result<Applied, ApplyError> {
+    pub fn apply(&mut self, event: &Event<'_>) -> Result<Applied, ApplyError> {
         self.event_count += 1;
         match &event.kind {
             EventKind::Task(subject) => self.apply_task(subject, event),
@@ -257,10 +288,14 @@ impl State {
         self.event_count += 1;
     }
 
-    fn apply_worker(&mut self, subject: &WorkerSubject, ev: &Event) -> Result<Applied, ApplyError> {
+    fn apply_worker(
+        &mut self,
+        subject: &WorkerSubject,
+        ev: &Event<'_>,
+    ) -> Result<Applied, ApplyError> {
         let hostname = ev
             .hostname
-            .as_ref()
+            .as_deref()
             .ok_or(ApplyError::MissingField("hostname"))?;
         let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
         let local_received = ev
@@ -271,8 +306,9 @@ impl State {
             Some(h) => (h, false, None),
             None if offline => {
                 // Python builds a throw-away Worker that is never stored.
+                let hostname = self.strings.shared(hostname);
                 return Ok(Applied::Worker {
-                    hostname: hostname.clone(),
+                    hostname,
                     created: false,
                     evicted: None,
                 });
@@ -282,28 +318,27 @@ impl State {
                 (h, true, evicted)
             }
         };
-        if let Some(worker) = self.workers.get_mut(handle) {
-            worker.copy_fields(ev.clock, &ev.fields);
-            if offline {
-                worker.heartbeats.clear();
-            } else {
-                worker.heartbeat(timestamp, local_received);
-            }
+        let worker = self.workers.get_mut(handle).expect("worker handle is live");
+        worker.copy_fields(ev.clock, &ev.fields, &mut self.strings);
+        if offline {
+            worker.heartbeats.clear();
+        } else {
+            worker.heartbeat(timestamp, local_received);
         }
         Ok(Applied::Worker {
-            hostname: hostname.clone(),
+            hostname: worker.hostname.clone(),
             created,
             evicted,
         })
     }
 
-    fn insert_worker(&mut self, hostname: &Arc<str>) -> (Handle, Option<Arc<str>>) {
+    fn insert_worker(&mut self, hostname: &str) -> (Handle, Option<Arc<str>>) {
         let evicted = if self.workers.len() >= self.limits.max_workers {
             self.workers.pop_front().map(|(_, k, _)| k)
         } else {
             None
         };
-        let hostname = self.intern(hostname);
+        let hostname = self.strings.shared(hostname);
         (
             self.workers
                 .push_back(hostname.clone(), Worker::new(hostname)),
@@ -311,18 +346,18 @@ impl State {
         )
     }
 
-    fn apply_task(&mut self, subject: &TaskSubject, ev: &Event) -> Result<Applied, ApplyError> {
-        let uuid = ev.uuid.as_ref().ok_or(ApplyError::MissingField("uuid"))?;
+    fn apply_task(&mut self, subject: &TaskSubject, ev: &Event<'_>) -> Result<Applied, ApplyError> {
+        let uuid = ev.uuid.as_deref().ok_or(ApplyError::MissingField("uuid"))?;
         let hostname = ev
             .hostname
-            .as_ref()
+            .as_deref()
             .ok_or(ApplyError::MissingField("hostname"))?;
         let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
         let local_received = ev
             .local_received
             .ok_or(ApplyError::MissingField("local_received"))?;
         let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
-        let hostname = self.intern(hostname);
+        let hostname = self.strings.shared(hostname);
 
         // 1. find or create the task (creation may evict the oldest).
         let (handle, created, evicted) = match self.tasks.find(uuid) {
@@ -333,15 +368,14 @@ impl State {
                 } else {
                     None
                 };
+                let uuid: Arc<str> = Arc::from(uuid);
                 let task = Task::new(uuid.clone());
-                let key = TaskKey::of(&task);
-                self.counts.add(&key, 1);
+                self.counts.add(&TaskKey::of(&task), 1);
                 (
                     self.tasks.push_back(
-                        uuid.clone(),
+                        uuid,
                         Slot {
                             task,
-                            key,
                             indexed: None,
                         },
                     ),
@@ -383,20 +417,19 @@ impl State {
         if *subject == TaskSubject::Received {
             self.task_count += 1;
         }
-        let slot = self.slot_mut(handle);
-        slot.task.apply(subject, timestamp, clock, &ev.fields);
-        let f = &ev.fields;
-        if f.name.is_some() || f.exchange.is_some() || f.routing_key.is_some() {
-            self.intern_task_strings(handle);
-        }
-        self.reindex(handle);
+        let mut store = TaskStore {
+            root: self.known_id(ev.fields.root_id.as_ref()),
+            parent: self.known_id(ev.fields.parent_id.as_ref()),
+            strings: &mut self.strings,
+        };
+        let slot = self.tasks.get_mut(handle).expect("task handle is live");
+        let before = TaskKey::of(&slot.task);
+        slot.task
+            .apply(subject, timestamp, clock, &ev.fields, &mut store);
+        self.reindex(handle, before);
 
         // 6. task types and the creation-time indexes.
-        let name = match &self.slot(handle).task.info.name {
-            Value::Str(name) => Some(name.clone()), // already interned
-            _ => None,
-        };
-        if let Some(name) = name {
+        if let Some(name) = shared_str(&self.slot(handle).task.info.name) {
             self.task_types.insert(name.clone());
             if created {
                 self.by_type.entry(name.clone()).or_default().insert(handle);
@@ -409,7 +442,9 @@ impl State {
         }
 
         // 7. link to the parent, or wait for it.
-        if let Some(parent_id) = self.slot(handle).task.parent_id().map(Arc::<str>::from) {
+        let parent_id =
+            shared_str(&self.slot(handle).task.info.parent_id).filter(|p| !p.is_empty());
+        if let Some(parent_id) = parent_id {
             match self.tasks.find(&parent_id) {
                 Some(parent) => {
                     self.tasks.move_to_back(parent);
@@ -434,6 +469,15 @@ impl State {
         })
     }
 
+    /// The map's own copy of a task id named by a field, so `root_id` / `parent_id` share it.
+    fn known_id(&self, v: Option<&JsonRef<'_>>) -> Option<Arc<str>> {
+        let id = v?.as_str()?;
+        self.tasks
+            .find(id)
+            .and_then(|h| self.tasks.get(h))
+            .map(|(k, _)| k.clone())
+    }
+
     fn slot(&self, h: Handle) -> &Slot {
         self.tasks.get(h).expect("task handle is live").1
     }
@@ -442,41 +486,12 @@ impl State {
         self.tasks.get_mut(h).expect("task handle is live")
     }
 
-    fn intern(&mut self, s: &Arc<str>) -> Arc<str> {
-        if let Some(shared) = self.strings.get(s) {
-            return shared.clone();
-        }
-        if self.strings.len() >= INTERN_MAX {
-            self.strings.clear();
-        }
-        self.strings.insert(s.clone());
-        s.clone()
-    }
-
-    /// Shares the strings that repeat across tasks (name, routing, worker).
-    fn intern_task_strings(&mut self, h: Handle) {
-        let mut fields = {
-            let i = &self.slot(h).task.info;
-            [i.name.clone(), i.exchange.clone(), i.routing_key.clone()]
-        };
-        for v in &mut fields {
-            if let Value::Str(s) = v {
-                *s = self.intern(s);
-            }
-        }
-        let [name, exchange, routing_key] = fields;
-        let i = &mut self.slot_mut(h).task.info;
-        (i.name, i.exchange, i.routing_key) = (name, exchange, routing_key);
-    }
-
-    /// Brings counts and the root index in line with the task's current values.
-    fn reindex(&mut self, h: Handle) {
-        let slot = self.tasks.get_mut(h).expect("task handle is live");
-        let new = TaskKey::of(&slot.task);
-        if new == slot.key {
+    /// Brings counts and the root index in line with the task's values after a change.
+    fn reindex(&mut self, h: Handle, old: TaskKey) {
+        let new = TaskKey::of(&self.slot(h).task);
+        if new == old {
             return;
         }
-        let old = std::mem::replace(&mut slot.key, new.clone());
         self.counts.add(&old, -1);
         self.counts.add(&new, 1);
         if old.root != new.root {
@@ -539,8 +554,9 @@ impl State {
     /// Drops a removed task from counts and indexes (heap entries and children links are weak and
     /// die with the handle).
     fn forget(&mut self, handle: Handle, slot: &Slot) {
-        self.counts.add(&slot.key, -1);
-        if let Some(r) = &slot.key.root {
+        let key = TaskKey::of(&slot.task);
+        self.counts.add(&key, -1);
+        if let Some(r) = &key.root {
             remove_from(&mut self.by_root, r, handle);
         }
         if let Some((name, host)) = &slot.indexed {

@@ -5,7 +5,16 @@ use std::sync::Arc;
 
 use super::store::Handle;
 use crate::event::{Fields, TaskSubject};
+use crate::json::JsonRef;
 use crate::value::{Num, Value};
+
+/// Turns borrowed event values into stored ones (sharing strings where it pays).
+pub(crate) trait Store {
+    /// The stored value of field `key`.
+    fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
+    /// The stored form of a key of `extra`.
+    fn key(&mut self, key: &str) -> Arc<str>;
+}
 
 /// A task's state. Known states carry their precedence; any other string is a custom state
 /// (from a custom `task-<x>` event).
@@ -250,7 +259,8 @@ impl Task {
         subject: &TaskSubject,
         timestamp: Num,
         clock: Num,
-        fields: &Fields,
+        fields: &Fields<'_>,
+        store: &mut dyn Store,
     ) {
         let moment = match subject {
             TaskSubject::Sent => Some(&mut self.moments.sent),
@@ -273,60 +283,60 @@ impl Task {
         if happened_before {
             if new == TaskState::Received {
                 // The RECEIVED merge rule: only these fields are taken from a late task-received.
-                self.merge_received_fields(fields);
+                self.merge_received_fields(fields, store);
             } else {
                 // Every field is copied, the late event's timestamp and clock included; the state
                 // is kept.
-                self.copy_fields(fields);
+                self.copy_fields(fields, store);
                 self.timestamp = Some(timestamp);
                 self.clock = clock;
             }
         } else {
-            self.copy_fields(fields);
+            self.copy_fields(fields, store);
             self.state = new;
             self.timestamp = Some(timestamp);
             self.clock = clock;
         }
     }
 
-    fn merge_received_fields(&mut self, f: &Fields) {
+    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
         let i = &mut self.info;
-        for (slot, v) in [
-            (&mut i.name, &f.name),
-            (&mut i.args, &f.args),
-            (&mut i.kwargs, &f.kwargs),
-            (&mut i.parent_id, &f.parent_id),
-            (&mut i.root_id, &f.root_id),
-            (&mut i.retries, &f.retries),
-            (&mut i.eta, &f.eta),
-            (&mut i.expires, &f.expires),
+        for (key, slot, v) in [
+            ("name", &mut i.name, &f.name),
+            ("args", &mut i.args, &f.args),
+            ("kwargs", &mut i.kwargs, &f.kwargs),
+            ("parent_id", &mut i.parent_id, &f.parent_id),
+            ("root_id", &mut i.root_id, &f.root_id),
+            ("retries", &mut i.retries, &f.retries),
+            ("eta", &mut i.eta, &f.eta),
+            ("expires", &mut i.expires, &f.expires),
         ] {
             if let Some(v) = v {
-                *slot = v.clone();
+                *slot = store.value(key, v);
             }
         }
     }
 
-    fn copy_fields(&mut self, f: &Fields) {
+    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
         let i = &mut self.info;
-        for (slot, v) in [
-            (&mut i.name, &f.name),
-            (&mut i.args, &f.args),
-            (&mut i.kwargs, &f.kwargs),
-            (&mut i.eta, &f.eta),
-            (&mut i.expires, &f.expires),
-            (&mut i.retries, &f.retries),
-            (&mut i.result, &f.result),
-            (&mut i.exception, &f.exception),
-            (&mut i.runtime, &f.runtime),
-            (&mut i.traceback, &f.traceback),
-            (&mut i.exchange, &f.exchange),
-            (&mut i.routing_key, &f.routing_key),
-            (&mut i.root_id, &f.root_id),
-            (&mut i.parent_id, &f.parent_id),
+        for (key, slot, v) in [
+            ("name", &mut i.name, &f.name),
+            ("args", &mut i.args, &f.args),
+            ("kwargs", &mut i.kwargs, &f.kwargs),
+            ("eta", &mut i.eta, &f.eta),
+            ("expires", &mut i.expires, &f.expires),
+            ("retries", &mut i.retries, &f.retries),
+            ("result", &mut i.result, &f.result),
+            ("exception", &mut i.exception, &f.exception),
+            ("runtime", &mut i.runtime, &f.runtime),
+            ("traceback", &mut i.traceback, &f.traceback),
+            ("exchange", &mut i.exchange, &f.exchange),
+            ("routing_key", &mut i.routing_key, &f.routing_key),
+            ("root_id", &mut i.root_id, &f.root_id),
+            ("parent_id", &mut i.parent_id, &f.parent_id),
         ] {
             if let Some(v) = v {
-                *slot = v.clone();
+                *slot = store.value(key, v);
             }
         }
         // Worker-only known fields and unknown keys go to `extra`; `pid` and `utcoffset` describe
@@ -343,21 +353,26 @@ impl Task {
         ];
         for (k, v) in worker_only {
             if let Some(v) = v {
-                set_extra(&mut self.extra, k, v);
+                let v = store.value(k, v);
+                set_extra(&mut self.extra, k, v, store);
             }
         }
         for (k, v) in &f.other {
             if !NOT_COPIED.contains(&&**k) {
-                set_extra(&mut self.extra, k, v);
+                let v = store.value(k, v);
+                set_extra(&mut self.extra, k, v, store);
             }
         }
     }
 }
 
-fn set_extra(extra: &mut Vec<(Arc<str>, Value)>, key: &str, value: &Value) {
+fn set_extra(extra: &mut Vec<(Arc<str>, Value)>, key: &str, value: Value, store: &mut dyn Store) {
     match extra.iter_mut().find(|(k, _)| &**k == key) {
-        Some(slot) => slot.1 = value.clone(),
-        None => extra.push((Arc::from(key), value.clone())),
+        Some(slot) => slot.1 = value,
+        None => {
+            extra.reserve_exact(1); // most tasks have one or two extras: no spare capacity
+            extra.push((store.key(key), value));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::strings::{Keep, Strings};
 use crate::event::Fields;
 use crate::value::{Num, Value};
 
@@ -89,8 +90,13 @@ impl Worker {
     }
 
     /// Copies a worker event's fields (Python copies every key; the envelope and the worker's own
-    /// structure excepted, see the crate docs).
-    pub(crate) fn copy_fields(&mut self, clock: Option<Num>, f: &Fields) {
+    /// structure excepted, see `docs/state.md`).
+    pub(crate) fn copy_fields(
+        &mut self,
+        clock: Option<Num>,
+        f: &Fields<'_>,
+        strings: &mut Strings,
+    ) {
         if let Some(c) = clock {
             self.clock = c.into();
         }
@@ -105,7 +111,7 @@ impl Worker {
             (&mut self.sw_sys, &f.sw_sys),
         ] {
             if let Some(v) = v {
-                *slot = v.clone();
+                *slot = strings.value(v, Keep::Shared);
             }
         }
         if f.pid.is_some() {
@@ -124,9 +130,10 @@ impl Worker {
                     | "sw_sys"
             );
             if !known && k != "heartbeats" && k != "id" {
+                let v = strings.value(v, Keep::Plain);
                 match self.extra.iter_mut().find(|(key, _)| &**key == k) {
-                    Some(slot) => slot.1 = v.clone(),
-                    None => self.extra.push((Arc::from(k), v.clone())),
+                    Some(slot) => slot.1 = v,
+                    None => self.extra.push((strings.shared(k), v)),
                 }
             }
         }

@@ -1,0 +1,106 @@
+//! Where the State's strings come from: borrowed event values become stored [`Value`]s here, and
+//! the ones that repeat (task names, hostnames, routing, tiny values such as `"{}"`) are shared.
+//!
+//! Both tables are bounded: when one is full it is emptied (strings still held by tasks stay alive;
+//! only the sharing of new copies restarts), so hostile streams of unique names cannot grow them.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
+
+use crate::json::JsonRef;
+use crate::value::Value;
+
+/// Distinct names, hostnames, routing keys... kept for sharing.
+pub(crate) const SHARED_MAX: usize = 16_384;
+/// Distinct tiny values (`"{}"`, `"()"`, `"None"`, `"5"`...) kept for sharing.
+pub(crate) const SMALL_MAX: usize = 4_096;
+/// Strings up to this many bytes count as tiny.
+const SMALL_LEN: usize = 8;
+
+/// How a field's string should be stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Repeats across tasks: always shared.
+    Shared,
+    /// Usually unique: shared only when tiny.
+    Plain,
+}
+
+#[derive(Default)]
+pub(crate) struct Strings {
+    shared: FxHashSet<Arc<str>>,
+    small: FxHashSet<Arc<str>>,
+}
+
+impl Strings {
+    /// The shared copy of `s`.
+    pub(crate) fn shared(&mut self, s: &str) -> Arc<str> {
+        intern(&mut self.shared, SHARED_MAX, s)
+    }
+
+    /// A stored string, shared when `keep` says so or when it is tiny.
+    pub(crate) fn string(&mut self, s: &str, keep: Keep) -> Arc<str> {
+        match keep {
+            Keep::Shared => self.shared(s),
+            Keep::Plain if s.len() <= SMALL_LEN => intern(&mut self.small, SMALL_MAX, s),
+            Keep::Plain => Arc::from(s),
+        }
+    }
+
+    /// A stored value.
+    pub(crate) fn value(&mut self, v: &JsonRef<'_>, keep: Keep) -> Value {
+        match v {
+            JsonRef::Null => Value::Null,
+            JsonRef::Bool(b) => Value::Bool(*b),
+            JsonRef::Int(i) => Value::Int(*i),
+            JsonRef::Float(f) => Value::Float(*f),
+            JsonRef::Str(s) => Value::Str(self.string(s, keep)),
+            JsonRef::Escaped(s) => Value::Str(self.string(s, keep)),
+            JsonRef::Json(j) => Value::Json(Arc::from(*j)),
+            JsonRef::JsonOwned(j) => Value::Json(Arc::from(&**j)),
+        }
+    }
+
+    /// Entries in both tables.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shared.len() + self.small.len()
+    }
+}
+
+fn intern(table: &mut FxHashSet<Arc<str>>, max: usize, s: &str) -> Arc<str> {
+    if let Some(shared) = table.get(s) {
+        return shared.clone();
+    }
+    if table.len() >= max {
+        table.clear();
+    }
+    let new: Arc<str> = Arc::from(s);
+    table.insert(new.clone());
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_what_repeats_and_stays_bounded() {
+        let mut s = Strings::default();
+        let a = s.string("app.tasks.add", Keep::Shared);
+        let b = s.string("app.tasks.add", Keep::Shared);
+        assert!(Arc::ptr_eq(&a, &b));
+        let x = s.string("{}", Keep::Plain);
+        assert!(Arc::ptr_eq(&x, &s.string("{}", Keep::Plain)));
+        let long = "a long, unique argument string";
+        assert!(!Arc::ptr_eq(
+            &s.string(long, Keep::Plain),
+            &s.string(long, Keep::Plain)
+        ));
+        for i in 0..SHARED_MAX + 10 {
+            s.shared(&format!("name-{i}"));
+        }
+        assert!(s.len() <= SHARED_MAX + SMALL_MAX);
+    }
+}
