@@ -190,3 +190,53 @@ proptest! {
         prop_assert_eq!(&a.moments, &b.moments);
     }
 }
+
+/// Mutations of valid JSON text: a byte replaced, inserted or removed somewhere.
+fn near_json() -> impl Strategy<Value = Vec<u8>> {
+    (any_json(), any::<prop::sample::Index>(), any::<u8>(), 0..4u8).prop_map(|(v, at, byte, how)| {
+        let mut text = serde_json::to_vec(&v).unwrap();
+        let i = at.index(text.len() + 1);
+        match how {
+            0 => {}
+            1 if i < text.len() => text[i] = byte,
+            2 => text.insert(i, byte),
+            _ if i < text.len() => {
+                text.remove(i);
+            }
+            _ => {}
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Our JSON reader accepts exactly what serde_json accepts, and reads the same values.
+    #[test]
+    fn json_reader_agrees_with_serde_json(text in near_json()) {
+        let theirs = serde_json::from_slice::<Json>(&text);
+        let ours = decode_body(&text);
+        let ours_is_json = !matches!(ours, Err(stalk_state::DecodeError::NotJson(_)));
+        prop_assert_eq!(ours_is_json, theirs.is_ok(), "{}", String::from_utf8_lossy(&text));
+        if let (Ok(items), Ok(Json::Object(map))) = (&ours, &theirs) {
+            // Unknown keys keep their values: compare them with serde_json's reading.
+            if let [Ok(ev)] = items.as_slice() {
+                for (k, v) in &ev.fields.other {
+                    let expect = &map[&**k];
+                    let got = match v {
+                        stalk_state::JsonRef::Null => Json::Null,
+                        stalk_state::JsonRef::Bool(b) => Json::from(*b),
+                        stalk_state::JsonRef::Int(i) => Json::from(*i),
+                        stalk_state::JsonRef::Float(f) => Json::from(*f),
+                        other => match other.as_str() {
+                            Some(s) => Json::from(s),
+                            None => serde_json::from_str(other.as_json_text().unwrap()).unwrap(),
+                        },
+                    };
+                    prop_assert_eq!(&got, expect);
+                }
+            }
+        }
+    }
+}
