@@ -103,6 +103,7 @@ impl<'a> JsonRef<'a> {
 
 /// Reading position over the input.
 pub(crate) struct Reader<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -110,8 +111,14 @@ pub(crate) struct Reader<'a> {
 type Result<T> = std::result::Result<T, SyntaxError>;
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(b: &'a [u8]) -> Reader<'a> {
-        Reader { b, i: 0 }
+    /// A reader over `input`, validated as UTF-8 once here (so every string inside is a plain
+    /// slice: quotes are ASCII, hence always on character boundaries).
+    pub(crate) fn new(input: &'a [u8]) -> Result<Reader<'a>> {
+        let s = std::str::from_utf8(input).map_err(|e| SyntaxError {
+            what: "invalid UTF-8",
+            at: e.valid_up_to(),
+        })?;
+        Ok(Reader { s, b: input, i: 0 })
     }
 
     fn err<T>(&self, what: &'static str) -> Result<T> {
@@ -205,10 +212,7 @@ impl<'a> Reader<'a> {
             Some(b'[' | b'{') => {
                 let start = self.i;
                 self.skip(0)?;
-                // The slice is valid UTF-8: every byte in it was checked by `skip`.
-                Ok(JsonRef::Json(
-                    std::str::from_utf8(&self.b[start..self.i]).expect("validated"),
-                ))
+                Ok(JsonRef::Json(&self.s[start..self.i]))
             }
             Some(b't') => self.literal(b"true", JsonRef::Bool(true)),
             Some(b'f') => self.literal(b"false", JsonRef::Bool(false)),
@@ -291,8 +295,7 @@ impl<'a> Reader<'a> {
             }
         }
         self.i = i;
-        // ASCII digits and signs only: always UTF-8.
-        let text = std::str::from_utf8(&b[start..i]).expect("ascii");
+        let text = &self.s[start..i];
         if !float && let Ok(n) = text.parse::<i64>() {
             return Ok(JsonRef::Int(n));
         }
@@ -313,7 +316,7 @@ impl<'a> Reader<'a> {
         match self.b.get(end) {
             Some(b'"') => {
                 self.i = end + 1;
-                utf8(&self.b[start..end], start).map(Cow::Borrowed)
+                Ok(Cow::Borrowed(&self.s[start..end]))
             }
             Some(b'\\') => self.escaped(start, end).map(Cow::Owned),
             Some(_) => Err(SyntaxError {
@@ -356,7 +359,7 @@ impl<'a> Reader<'a> {
     fn escaped(&mut self, start: usize, mut i: usize) -> Result<String> {
         let b = self.b;
         let mut out = String::with_capacity(i - start + 16);
-        out.push_str(utf8(&b[start..i], start)?);
+        out.push_str(&self.s[start..i]);
         loop {
             match b.get(i) {
                 Some(b'"') => {
@@ -397,7 +400,7 @@ impl<'a> Reader<'a> {
                 }
                 Some(_) => {
                     let end = self.scan_plain(i);
-                    out.push_str(utf8(&b[i..end], i)?);
+                    out.push_str(&self.s[i..end]);
                     if end >= b.len() {
                         return Err(SyntaxError {
                             what: "unterminated string",
@@ -419,11 +422,8 @@ impl<'a> Reader<'a> {
     /// Decodes `\uXXXX` (and a following low surrogate) at `i`; returns the char and bytes used.
     fn unicode_escape(&self, i: usize) -> Result<(char, usize)> {
         let hex = |at: usize| -> Result<u32> {
-            let s = self.b.get(at..at + 4).ok_or(SyntaxError {
-                what: "invalid \\u escape",
-                at,
-            })?;
-            let s = std::str::from_utf8(s).map_err(|_| SyntaxError {
+            // `get` also refuses a range that would split a multi-byte character.
+            let s = self.s.get(at..at + 4).ok_or(SyntaxError {
                 what: "invalid \\u escape",
                 at,
             })?;
@@ -459,19 +459,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn utf8(b: &[u8], at: usize) -> Result<&str> {
-    std::str::from_utf8(b).map_err(|e| SyntaxError {
-        what: "invalid UTF-8",
-        at: at + e.valid_up_to(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn one(text: &str) -> Result<JsonRef<'_>> {
-        let mut r = Reader::new(text.as_bytes());
+        let mut r = Reader::new(text.as_bytes())?;
         let v = r.value()?;
         r.end()?;
         Ok(v)
@@ -529,7 +522,7 @@ mod tests {
         ] {
             assert!(one(bad).is_err(), "{bad:?} must be rejected");
         }
-        assert!(Reader::new(b"\"\xff\"").value().is_err(), "invalid UTF-8");
+        assert!(Reader::new(b"\"\xff\"").is_err(), "invalid UTF-8");
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(one(&deep).unwrap_err().what, "nesting too deep");
     }

@@ -193,20 +193,26 @@ proptest! {
 
 /// Mutations of valid JSON text: a byte replaced, inserted or removed somewhere.
 fn near_json() -> impl Strategy<Value = Vec<u8>> {
-    (any_json(), any::<prop::sample::Index>(), any::<u8>(), 0..4u8).prop_map(|(v, at, byte, how)| {
-        let mut text = serde_json::to_vec(&v).unwrap();
-        let i = at.index(text.len() + 1);
-        match how {
-            0 => {}
-            1 if i < text.len() => text[i] = byte,
-            2 => text.insert(i, byte),
-            _ if i < text.len() => {
-                text.remove(i);
+    (
+        any_json(),
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+        0..4u8,
+    )
+        .prop_map(|(v, at, byte, how)| {
+            let mut text = serde_json::to_vec(&v).unwrap();
+            let i = at.index(text.len() + 1);
+            match how {
+                0 => {}
+                1 if i < text.len() => text[i] = byte,
+                2 => text.insert(i, byte),
+                _ if i < text.len() => {
+                    text.remove(i);
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        text
-    })
+            text
+        })
 }
 
 proptest! {
