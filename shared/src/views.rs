@@ -99,8 +99,8 @@ fn walk(
 fn first_seen(state: &State, h: Handle) -> f64 {
     state.task_at(h).map_or(f64::MAX, |t| {
         let m = &t.moments;
-        m.sent
-            .or(m.received)
+        m.sent()
+            .or(m.received())
             .or(t.timestamp)
             .map_or(f64::MAX, |n| n.as_f64())
     })
@@ -228,8 +228,8 @@ impl Position {
             n.map_or(Position::Missing, |n| Position::Num(n.as_f64()))
         };
         match key {
-            SortKey::Received => num(t.moments.received),
-            SortKey::Started => num(t.moments.started),
+            SortKey::Received => num(t.moments.received()),
+            SortKey::Started => num(t.moments.started()),
             SortKey::Runtime => num(t.info.runtime.as_num()),
             SortKey::Timestamp => num(t.timestamp),
             SortKey::State => Position::Num(f64::from(t.state.precedence())),

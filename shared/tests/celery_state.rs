@@ -308,8 +308,8 @@ fn task_view(s: &State, t: &Task) -> J {
         "routing_key": i.routing_key, "root_id": i.root_id, "parent_id": i.parent_id,
         "timestamp": t.timestamp, "clock": t.clock,
         "worker": t.worker.as_deref(), "client": t.client.as_deref(),
-        "sent": m.sent, "received": m.received, "started": m.started, "succeeded": m.succeeded,
-        "failed": m.failed, "retried": m.retried, "revoked": m.revoked, "rejected": m.rejected,
+        "sent": m.sent(), "received": m.received(), "started": m.started(), "succeeded": m.succeeded(),
+        "failed": m.failed(), "retried": m.retried(), "revoked": m.revoked(), "rejected": m.rejected(),
         "children": uuids(s, s.children(t)),
         "extra": extra_json(&t.extra),
     })

@@ -128,7 +128,7 @@ fn structure_keys_are_not_copied_from_events() {
     let t = s.task("u").unwrap();
     assert_eq!(t.state, TaskState::Success);
     assert_eq!(s.children(t).count(), 0);
-    assert_eq!(t.moments.sent, None);
+    assert_eq!(t.moments.sent(), None);
     assert_eq!(t.worker.as_deref(), Some("w@h"));
     assert!(t.extra("pid").is_none() && t.extra("state").is_none());
     // `id` (worker-elect gossip) makes Python's Worker raise; here the heartbeat still counts.

@@ -29,7 +29,7 @@ use crate::json::JsonRef;
 use crate::value::Value;
 pub use store::Handle;
 use strings::{Keep, Strings};
-pub use task::{Moments, Task, TaskInfo, TaskState};
+pub use task::{Moment, Moments, Task, TaskInfo, TaskState};
 pub use worker::{DRIFT_MAX, EXPIRE_WINDOW, HEARTBEAT_MAX, Worker};
 
 /// Memory bounds, as Python's `max_tasks_in_memory` / `max_workers_in_memory`.
@@ -152,7 +152,8 @@ impl TaskKey {
             state: t.state.clone(),
             name: shared_str(&t.info.name),
             worker: t.worker.clone(),
-            root: shared_str(&t.info.root_id).filter(|r| !r.is_empty()),
+            // A task that is its own root needs no index entry: trees start from the root itself.
+            root: shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid),
         }
     }
 }
@@ -202,7 +203,8 @@ fn shared_str(v: &Value) -> Option<Arc<str>> {
 #[derive(Clone, Debug)]
 struct Slot {
     task: Task,
-    /// `(name, hostname)` the task was indexed under in `tasks_by_type` / `tasks_by_worker`.
+    /// `(name, hostname)` the task is listed under by `tasks_by_type` / `tasks_by_worker`: set when
+    /// the creating event already named the task, as in Python.
     indexed: Option<(Arc<str>, Arc<str>)>,
 }
 
@@ -218,8 +220,6 @@ pub struct State {
     heap: heap::TimeHeap,
     pending_children: store::OrderedMap<Vec<Handle>>,
     task_types: FxHashSet<Arc<str>>,
-    by_type: FxHashMap<Arc<str>, FxHashSet<Handle>>,
-    by_worker: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     counts: Counts,
     strings: Strings,
@@ -247,8 +247,6 @@ impl State {
             heap: heap::TimeHeap::new(limits.max_tasks * HEAP_MULTIPLIER),
             pending_children: store::OrderedMap::default(),
             task_types: FxHashSet::default(),
-            by_type: FxHashMap::default(),
-            by_worker: FxHashMap::default(),
             by_root: FxHashMap::default(),
             counts: Counts::default(),
             strings: Strings::default(),
@@ -407,8 +405,8 @@ impl State {
 
         // 3. the time heap.
         self.heap.push(heap::Entry {
-            clock,
-            timestamp,
+            clock: clock.as_f64(),
+            timestamp: timestamp.as_f64(),
             origin,
             task: handle,
         });
@@ -432,11 +430,6 @@ impl State {
         if let Some(name) = shared_str(&self.slot(handle).task.info.name) {
             self.task_types.insert(name.clone());
             if created {
-                self.by_type.entry(name.clone()).or_default().insert(handle);
-                self.by_worker
-                    .entry(hostname.clone())
-                    .or_default()
-                    .insert(handle);
                 self.slot_mut(handle).indexed = Some((name, hostname));
             }
         }
@@ -559,10 +552,6 @@ impl State {
         if let Some(r) = &key.root {
             remove_from(&mut self.by_root, r, handle);
         }
-        if let Some((name, host)) = &slot.indexed {
-            remove_from(&mut self.by_type, name, handle);
-            remove_from(&mut self.by_worker, host, handle);
-        }
     }
 
     /// Python's `clear_tasks(ready)`: with `ready`, keeps the tasks that are not ready; otherwise
@@ -681,19 +670,29 @@ impl State {
             .filter(move |&h| self.tasks.is_live(h) && seen.insert(h))
     }
 
-    /// Python's `tasks_by_type[name]`: tasks whose name was known when they were created.
-    pub fn tasks_by_type(&self, name: &str) -> impl Iterator<Item = Handle> + '_ {
-        self.by_type.get(name).into_iter().flatten().copied()
+    /// Python's `tasks_by_type[name]`: tasks whose name was known when they were created. A scan
+    /// (Python keeps a set per name; a UI reads [`State::counts`] or a `views::LiveQuery`).
+    pub fn tasks_by_type<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Handle> + 'a {
+        self.tasks.handles().filter(move |&h| {
+            self.slot(h)
+                .indexed
+                .as_ref()
+                .is_some_and(|(n, _)| &**n == name)
+        })
     }
 
     /// Python's `tasks_by_worker[hostname]`: tasks created by an event from this host whose name
     /// was known then.
-    pub fn tasks_by_worker(&self, hostname: &str) -> impl Iterator<Item = Handle> + '_ {
-        self.by_worker.get(hostname).into_iter().flatten().copied()
+    pub fn tasks_by_worker<'a>(&'a self, hostname: &'a str) -> impl Iterator<Item = Handle> + 'a {
+        self.tasks.handles().filter(move |&h| {
+            self.slot(h)
+                .indexed
+                .as_ref()
+                .is_some_and(|(_, w)| &**w == hostname)
+        })
     }
 
-    /// Every task in memory whose `root_id` is `root` (the root itself included when its own
-    /// `root_id` says so).
+    /// Every task in memory whose `root_id` is `root`, except the root itself.
     pub fn tasks_with_root(&self, root: &str) -> impl Iterator<Item = Handle> + '_ {
         self.by_root.get(root).into_iter().flatten().copied()
     }
@@ -735,5 +734,25 @@ fn remove_from(map: &mut FxHashMap<Arc<str>, FxHashSet<Handle>>, key: &str, h: H
         if set.is_empty() {
             map.remove(key);
         }
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "Slot {} Task {} TaskInfo {} Moments {} Value {} TaskState {} heap::Entry {} Worker {} Event {} Fields {} JsonRef {}",
+            std::mem::size_of::<super::Slot>(),
+            std::mem::size_of::<super::Task>(),
+            std::mem::size_of::<super::TaskInfo>(),
+            std::mem::size_of::<super::Moments>(),
+            std::mem::size_of::<crate::Value>(),
+            std::mem::size_of::<super::TaskState>(),
+            std::mem::size_of::<super::heap::Entry>(),
+            std::mem::size_of::<super::Worker>(),
+            std::mem::size_of::<crate::Event>(),
+            std::mem::size_of::<crate::Fields>(),
+            std::mem::size_of::<crate::JsonRef>()
+        );
     }
 }

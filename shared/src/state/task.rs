@@ -116,25 +116,123 @@ impl fmt::Display for TaskState {
     }
 }
 
+/// The known subjects whose moment a task records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// `task-sent`.
+    Sent,
+    /// `task-received`.
+    Received,
+    /// `task-started`.
+    Started,
+    /// `task-succeeded`.
+    Succeeded,
+    /// `task-failed`.
+    Failed,
+    /// `task-retried`.
+    Retried,
+    /// `task-revoked`.
+    Revoked,
+    /// `task-rejected`.
+    Rejected,
+}
+
+impl Moment {
+    /// All of them, in Python's field order of the dump.
+    pub const ALL: [Moment; 8] = [
+        Moment::Sent,
+        Moment::Received,
+        Moment::Started,
+        Moment::Succeeded,
+        Moment::Failed,
+        Moment::Retried,
+        Moment::Revoked,
+        Moment::Rejected,
+    ];
+
+    fn of(subject: &TaskSubject) -> Option<Moment> {
+        Some(match subject {
+            TaskSubject::Sent => Moment::Sent,
+            TaskSubject::Received => Moment::Received,
+            TaskSubject::Started => Moment::Started,
+            TaskSubject::Succeeded => Moment::Succeeded,
+            TaskSubject::Failed => Moment::Failed,
+            TaskSubject::Retried => Moment::Retried,
+            TaskSubject::Revoked => Moment::Revoked,
+            TaskSubject::Rejected => Moment::Rejected,
+            TaskSubject::Custom(_) => None?,
+        })
+    }
+}
+
 /// The moments a task reached each known subject (the event's `timestamp`, last one wins).
+///
+/// Stored compactly (72 bytes instead of 128): eight `f64`s plus bit sets for "present" and "was an
+/// integer", so a value keeps its JSON type. Integer timestamps beyond 2^53 would lose precision;
+/// real ones are floats.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Moments {
-    /// `task-sent`.
-    pub sent: Option<Num>,
-    /// `task-received`.
-    pub received: Option<Num>,
-    /// `task-started`.
-    pub started: Option<Num>,
-    /// `task-succeeded`.
-    pub succeeded: Option<Num>,
-    /// `task-failed`.
-    pub failed: Option<Num>,
-    /// `task-retried`.
-    pub retried: Option<Num>,
-    /// `task-revoked`.
-    pub revoked: Option<Num>,
-    /// `task-rejected`.
-    pub rejected: Option<Num>,
+    at: [f64; 8],
+    present: u8,
+    int: u8,
+}
+
+impl Moments {
+    /// When the task reached `which`, if it did.
+    pub fn get(&self, which: Moment) -> Option<Num> {
+        let bit = 1u8 << which as u8;
+        (self.present & bit != 0).then(|| {
+            let v = self.at[which as usize];
+            if self.int & bit != 0 {
+                Num::Int(v as i64)
+            } else {
+                Num::Float(v)
+            }
+        })
+    }
+
+    fn set(&mut self, which: Moment, n: Num) {
+        let bit = 1u8 << which as u8;
+        self.present |= bit;
+        self.at[which as usize] = n.as_f64();
+        match n {
+            Num::Int(_) => self.int |= bit,
+            Num::Float(_) => self.int &= !bit,
+        }
+    }
+
+    /// `task-sent` moment.
+    pub fn sent(&self) -> Option<Num> {
+        self.get(Moment::Sent)
+    }
+    /// `task-received` moment.
+    pub fn received(&self) -> Option<Num> {
+        self.get(Moment::Received)
+    }
+    /// `task-started` moment.
+    pub fn started(&self) -> Option<Num> {
+        self.get(Moment::Started)
+    }
+    /// `task-succeeded` moment.
+    pub fn succeeded(&self) -> Option<Num> {
+        self.get(Moment::Succeeded)
+    }
+    /// `task-failed` moment.
+    pub fn failed(&self) -> Option<Num> {
+        self.get(Moment::Failed)
+    }
+    /// `task-retried` moment.
+    pub fn retried(&self) -> Option<Num> {
+        self.get(Moment::Retried)
+    }
+    /// `task-revoked` moment.
+    pub fn revoked(&self) -> Option<Num> {
+        self.get(Moment::Revoked)
+    }
+    /// `task-rejected` moment.
+    pub fn rejected(&self) -> Option<Num> {
+        self.get(Moment::Rejected)
+    }
 }
 
 /// One task. Field names and meanings are Python's `Task._fields`.
@@ -262,19 +360,8 @@ impl Task {
         fields: &Fields<'_>,
         store: &mut dyn Store,
     ) {
-        let moment = match subject {
-            TaskSubject::Sent => Some(&mut self.moments.sent),
-            TaskSubject::Received => Some(&mut self.moments.received),
-            TaskSubject::Started => Some(&mut self.moments.started),
-            TaskSubject::Succeeded => Some(&mut self.moments.succeeded),
-            TaskSubject::Failed => Some(&mut self.moments.failed),
-            TaskSubject::Retried => Some(&mut self.moments.retried),
-            TaskSubject::Revoked => Some(&mut self.moments.revoked),
-            TaskSubject::Rejected => Some(&mut self.moments.rejected),
-            TaskSubject::Custom(_) => None,
-        };
-        if let Some(m) = moment {
-            *m = Some(timestamp);
+        if let Some(m) = Moment::of(subject) {
+            self.moments.set(m, timestamp);
         }
         let new = TaskState::for_subject(subject);
         let happened_before = new != TaskState::Retry
