@@ -1,0 +1,2 @@
+//! `stalk-relay` binary (placeholder until the server lands).
+fn main() {}
