@@ -59,6 +59,10 @@ pub struct Config {
     )]
     pub allow_origins: Vec<String>,
 
+    /// The Celery events exchange (Celery's `event_exchange` setting).
+    #[arg(long, env = "STALK_EXCHANGE", default_value = crate::consumer::EXCHANGE)]
+    pub exchange: String,
+
     /// Use this durable named queue, so events published while the relay restarts are kept by
     /// the broker (default: a per-process queue that expires 60 s after the relay is gone).
     #[arg(long, env = "STALK_QUEUE")]

@@ -64,6 +64,8 @@ const ACK_BATCH: u64 = 100;
 pub struct ConsumerOptions {
     /// The broker.
     pub url: BrokerUrl,
+    /// The events exchange (Celery's `event_exchange`, default [`EXCHANGE`]).
+    pub exchange: String,
     /// A durable named queue to use, or `None` for a per-process queue `stalk-relay.<instance>`.
     pub queue: Option<String>,
     /// `x-message-ttl`.
@@ -81,6 +83,7 @@ impl ConsumerOptions {
     pub fn new(url: BrokerUrl) -> ConsumerOptions {
         ConsumerOptions {
             url,
+            exchange: EXCHANGE.to_owned(),
             queue: None,
             message_ttl: DEFAULT_MESSAGE_TTL,
             max_length: DEFAULT_MAX_LENGTH,
@@ -180,7 +183,7 @@ async fn consume(
     };
     channel
         .exchange_declare(
-            EXCHANGE.into(),
+            opts.exchange.as_str().into(),
             ExchangeKind::Topic,
             durable,
             FieldTable::default(),
@@ -197,7 +200,7 @@ async fn consume(
     channel
         .queue_bind(
             queue.into(),
-            EXCHANGE.into(),
+            opts.exchange.as_str().into(),
             "#".into(),
             QueueBindOptions::default(),
             FieldTable::default(),

@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let source = match (broker, &config.replay) {
         (Some(url), _) => {
             let opts = ConsumerOptions {
+                exchange: config.exchange.clone(),
                 queue: config.queue.clone(),
                 message_ttl: std::time::Duration::from_secs(config.queue_message_ttl),
                 max_length: config.queue_max_length,
