@@ -97,6 +97,8 @@ pub struct Decoded {
     pub kind: String,
     /// The event's JSON exactly as published.
     pub raw: Box<RawValue>,
+    /// The event's `timestamp` (sender clock, unix seconds), when it is a number.
+    pub timestamp: Option<f64>,
 }
 
 /// Everything a body gave: good events in order, and one reason per dropped body or element.
@@ -112,6 +114,13 @@ pub struct Outcome {
 struct TypeOnly<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, deserialize_with = "number_or_none")]
+    timestamp: Option<f64>,
+}
+
+/// A number, or `None` for anything else (a malformed `timestamp` is not the relay's business).
+fn number_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.as_f64())
 }
 
 /// Decodes one message body. `content_type` is the AMQP property, used only to name the reason
@@ -150,10 +159,14 @@ fn element(raw: Box<RawValue>, out: &mut Outcome) {
         return;
     }
     match serde_json::from_str::<TypeOnly<'_>>(raw.get()) {
-        Ok(TypeOnly { kind: Some(kind) }) => {
+        Ok(TypeOnly {
+            kind: Some(kind),
+            timestamp,
+        }) => {
             out.events.push(Decoded {
                 kind: kind.into_owned(),
                 raw,
+                timestamp,
             });
         }
         _ => out.errors.push(Reason::MissingType),
@@ -205,6 +218,13 @@ mod tests {
         let out = decode(format!("[{a},{b}]").as_bytes(), None, 200);
         let kinds: Vec<&str> = out.events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["task-started", "task-succeeded"]);
+        let out = decode(
+            br#"[{"type":"a","timestamp":12.5},{"type":"b","timestamp":"x"}]"#,
+            None,
+            200,
+        );
+        let stamps: Vec<Option<f64>> = out.events.iter().map(|e| e.timestamp).collect();
+        assert_eq!(stamps, [Some(12.5), None]);
     }
 
     #[test]

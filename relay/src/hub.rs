@@ -82,6 +82,11 @@ impl Hub {
             let mut seq = 0;
             for event in out.events {
                 self.metrics.count_event(&event.kind);
+                if let Some(ts) = event.timestamp {
+                    self.metrics
+                        .lag_micros
+                        .store(((received - ts) * 1e6) as i64, Relaxed);
+                }
                 seq = history.push(event.raw, received);
             }
             seq
@@ -228,6 +233,11 @@ mod tests {
         assert!(text.contains("stalk_history_events 2\n"));
         assert!(text.contains("stalk_broker_connecting 1\n"));
         assert!(text.contains("stalk_messages_total 3\n"));
+        hub.ingest(br#"{"type":"a","timestamp":4.5}"#, None, 5.0);
+        assert!(
+            hub.render_metrics()
+                .contains("stalk_consumer_lag_seconds 0.5\n")
+        );
     }
 
     #[test]
