@@ -1,0 +1,105 @@
+//! `stalk-relay` binary: parses the configuration, starts the event source and serves HTTP.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use stalk_relay::broker_url::BrokerUrl;
+use stalk_relay::config::Config;
+use stalk_relay::consumer::{self, ConsumerOptions};
+use stalk_relay::hub::Hub;
+use stalk_relay::{replay, server};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::parse();
+    let (stop_tx, stop) = watch::channel(false);
+
+    let source_url = match &config.replay {
+        Some(path) => format!("replay:{}", path.display()),
+        None => String::new(),
+    };
+    let broker: Option<BrokerUrl> = match config.replay {
+        Some(_) => None,
+        None => Some(config.broker.parse().context("bad --broker")?),
+    };
+    let shown = broker
+        .as_ref()
+        .map_or(source_url, |b| b.redacted().to_owned());
+    let hub = Arc::new(Hub::new(config.limits(), config.max_body_bytes, shown));
+
+    let source = match (broker, &config.replay) {
+        (Some(url), _) => {
+            let opts = ConsumerOptions {
+                exchange: config.exchange.clone(),
+                queue: config.queue.clone(),
+                message_ttl: std::time::Duration::from_secs(config.queue_message_ttl),
+                max_length: config.queue_max_length,
+                expires: config.queue_expires.map(std::time::Duration::from_secs),
+                prefetch: config.prefetch,
+                ..ConsumerOptions::new(url)
+            };
+            tokio::spawn(consumer::run(hub.clone(), opts, stop.clone()))
+        }
+        (None, Some(path)) => {
+            let (hub, path, speed, stop) =
+                (hub.clone(), path.clone(), config.replay_speed, stop.clone());
+            tokio::spawn(async move {
+                if let Err(e) = replay::run(hub, path, speed, stop).await {
+                    tracing::error!(error = %e, "replay failed");
+                }
+            })
+        }
+        (None, None) => unreachable!("either a broker or a replay file"),
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "stalk-relay ready");
+    server::run(listener, hub, config.server_options(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stop_tx.send_replace(true);
+    })
+    .await
+    .context("HTTP server failed")?;
+    source.await.context("event source task panicked")?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

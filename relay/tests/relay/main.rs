@@ -1,0 +1,12 @@
+//! Integration tests: a real relay (router + lapin consumer) against the real RabbitMQ on
+//! 127.0.0.1:5672, with real WebSocket clients. One test binary; helpers in `helpers`.
+
+#![allow(
+    unreachable_pub,
+    reason = "test helpers are shared between modules of one binary"
+)]
+#![allow(missing_docs, reason = "test code")]
+mod broker;
+mod helpers;
+mod replay;
+mod security;
