@@ -3,8 +3,11 @@
 //! Celery event fields are copied onto tasks and workers verbatim, so the State must keep each value
 //! with the JSON type it arrived with (an int stays an int, `1.0` stays a float). Scalars are stored
 //! inline; strings are shared (`Arc<str>`, so repeated task names cost one allocation); arrays,
-//! objects and numbers that fit neither `i64` nor `f64` exactly are kept as their JSON text.
+//! objects and numbers that fit neither `i64` nor `f64` exactly are kept as their JSON text. Long
+//! strings (tracebacks, big arguments) may be kept LZ4-compressed ([`Value::Packed`]): they are
+//! rarely read and often most of a task's memory.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -78,16 +81,38 @@ pub enum Value {
     Float(f64),
     /// A string.
     Str(Arc<str>),
-    /// An array or object, kept as compact JSON text (events carry few: `loadavg`, custom fields).
+    /// An array or object, kept as JSON text (events carry few: `loadavg`, custom fields).
     Json(Arc<str>),
+    /// A long string, LZ4-compressed (size-prefixed block). Read it with [`Value::text`].
+    Packed(Arc<[u8]>),
 }
 
 impl Value {
-    /// The string, if this is a JSON string.
+    /// The string, if this is a JSON string stored as is (not [`Value::Packed`]; see
+    /// [`Value::text`] for any string).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// The string, if this is a JSON string, unpacking a [`Value::Packed`] one.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::Packed(p) => Some(Cow::Owned(unpack(p))),
+            _ => None,
+        }
+    }
+
+    /// Stores `s`, compressed when that saves at least a quarter of it.
+    pub fn packed_or_plain(s: &str) -> Value {
+        let packed = lz4_flex::block::compress_prepend_size(s.as_bytes());
+        if packed.len() * 4 <= s.len() * 3 {
+            Value::Packed(Arc::from(packed))
+        } else {
+            Value::Str(Arc::from(s))
         }
     }
 
@@ -113,7 +138,8 @@ impl Value {
             Value::Int(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
-            Value::Json(j) => !matches!(&**j, "[]" | "{}"),
+            Value::Packed(_) => true, // only long strings are packed
+            Value::Json(j) => !matches!(j.trim(), "[]" | "{}"),
         }
     }
 
@@ -121,6 +147,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) | Value::Json(s) => s.len() + 16,
+            Value::Packed(p) => p.len() + 16,
             _ => 0,
         }
     }
@@ -128,7 +155,7 @@ impl Value {
     /// Text for display: strings as they are, everything else as JSON.
     pub fn display(&self) -> String {
         match self {
-            Value::Str(s) => s.to_string(),
+            Value::Str(_) | Value::Packed(_) => self.text().unwrap_or_default().into_owned(),
             other => other.to_string(),
         }
     }
@@ -152,6 +179,7 @@ impl Serialize for Value {
             Value::Int(i) => s.serialize_i64(*i),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Str(v) => s.serialize_str(v),
+            Value::Packed(p) => s.serialize_str(&unpack(p)),
             Value::Json(j) => {
                 // Kept as validated JSON text at decode time; re-parse only when serialising.
                 let raw: serde_json::Value =
@@ -160,6 +188,15 @@ impl Serialize for Value {
             }
         }
     }
+}
+
+/// Unpacks a [`Value::Packed`] string. Packed data is only ever made by [`Value::packed_or_plain`]
+/// from valid UTF-8, so failure would be a bug; it yields an empty string rather than a panic.
+fn unpack(p: &[u8]) -> String {
+    lz4_flex::block::decompress_size_prepended(p)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default()
 }
 
 impl<'de> Deserialize<'de> for Value {
@@ -237,6 +274,24 @@ mod tests {
         ] {
             assert_eq!(round_trip(input), expect, "input {input}");
         }
+    }
+
+    #[test]
+    fn long_repetitive_strings_are_packed_and_read_back() {
+        let traceback =
+            "Traceback (most recent call last):\n  File \"/srv/app.py\", line 7\n".repeat(30);
+        let v = Value::packed_or_plain(&traceback);
+        assert!(matches!(v, Value::Packed(_)));
+        assert!(v.heap_bytes() * 4 < traceback.len());
+        assert_eq!(v.text().as_deref(), Some(traceback.as_str()));
+        assert_eq!(
+            serde_json::to_value(&v).unwrap(),
+            serde_json::Value::from(traceback.as_str())
+        );
+        assert!(matches!(
+            Value::packed_or_plain("short and unique"),
+            Value::Str(_)
+        ));
     }
 
     #[test]

@@ -151,13 +151,11 @@ impl CompiledFilter<'_> {
                 .is_none_or(|w| task.worker.as_deref() == Some(w))
             && self.needle.as_ref().is_none_or(|needle| {
                 let i = &task.info;
-                std::iter::once(&*task.uuid)
-                    .chain(
-                        [&i.name, &i.args, &i.kwargs, &i.result, &i.exception]
-                            .into_iter()
-                            .filter_map(Value::as_str),
-                    )
-                    .any(|hay| needle.found_in(hay))
+                needle.found_in(&task.uuid)
+                    || [&i.name, &i.args, &i.kwargs, &i.result, &i.exception]
+                        .into_iter()
+                        .filter_map(Value::text)
+                        .any(|hay| needle.found_in(&hay))
             })
     }
 }
@@ -233,11 +231,10 @@ impl Position {
             SortKey::Runtime => num(t.info.runtime.as_num()),
             SortKey::Timestamp => num(t.timestamp),
             SortKey::State => Position::Num(f64::from(t.state.precedence())),
-            SortKey::Name => t
-                .info
-                .name
-                .as_str()
-                .map_or(Position::Missing, |s| Position::Text(Arc::from(s))),
+            SortKey::Name => match &t.info.name {
+                Value::Str(s) => Position::Text(s.clone()),
+                _ => Position::Missing,
+            },
         }
     }
 }

@@ -61,6 +61,11 @@ impl TimeHeap {
         let heaps = self.entries.len();
         if heaps + 1 > self.max {
             self.entries.pop_front();
+        } else if heaps == self.entries.capacity() {
+            // Double, but never past the bound: a full heap holds `max` entries, not the next
+            // power of two.
+            let want = (heaps * 2).max(16).min(self.max);
+            self.entries.reserve_exact(want - heaps);
         }
         match self.entries.back() {
             Some(last) if heaps > 0 && lt(last, &e) => self.entries.push_back(e),

@@ -242,10 +242,10 @@ impl State {
         };
         State {
             limits,
-            tasks: store::OrderedMap::default(),
-            workers: store::OrderedMap::default(),
+            tasks: store::OrderedMap::with_limit(limits.max_tasks),
+            workers: store::OrderedMap::with_limit(limits.max_workers),
             heap: heap::TimeHeap::new(limits.max_tasks * HEAP_MULTIPLIER),
-            pending_children: store::OrderedMap::default(),
+            pending_children: store::OrderedMap::with_limit(limits.max_tasks),
             task_types: FxHashSet::default(),
             by_root: FxHashMap::default(),
             counts: Counts::default(),

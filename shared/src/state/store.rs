@@ -5,10 +5,16 @@
 //! Entries live in a slab (`Vec` of slots) linked in order by indices; a [`Handle`] names a slot
 //! and its generation, so a handle to an evicted entry never resolves again, even after its slot is
 //! reused. That is what gives weak-reference semantics to children lists and the time heap.
+//!
+//! Memory: the index holds only slot numbers (keys live once, in the slab), and the slab never
+//! grows past the map's limit, so a full map of `limit` entries holds about `limit` slots rather
+//! than the next power of two.
 
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// A stable reference to an entry; dead once the entry is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,24 +44,45 @@ struct Slot<V> {
 pub(crate) struct OrderedMap<V> {
     slots: Vec<Slot<V>>,
     free: Vec<u32>,
-    index: FxHashMap<Arc<str>, u32>,
+    index: HashTable<u32>,
     head: u32,
     tail: u32,
+    /// The most entries the owner will keep (it evicts before inserting past it).
+    limit: usize,
 }
 
 impl<V> Default for OrderedMap<V> {
     fn default() -> Self {
-        OrderedMap {
-            slots: Vec::new(),
-            free: Vec::new(),
-            index: FxHashMap::default(),
-            head: NIL,
-            tail: NIL,
-        }
+        OrderedMap::with_limit(usize::MAX)
     }
 }
 
+fn hash(key: &str) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    key.hash(&mut h);
+    h.finish()
+}
+
 impl<V> OrderedMap<V> {
+    /// A map whose owner keeps at most `limit` entries (used to cap the slab's growth).
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        OrderedMap {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            head: NIL,
+            tail: NIL,
+            limit,
+        }
+    }
+
+    fn key_at(&self, slot: u32) -> &str {
+        self.slots[slot as usize]
+            .entry
+            .as_ref()
+            .map_or("", |(k, _)| k)
+    }
+
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.index.len()
@@ -68,7 +95,8 @@ impl<V> OrderedMap<V> {
 
     /// The handle of `key`, without touching the order.
     pub(crate) fn find(&self, key: &str) -> Option<Handle> {
-        self.index.get(key).map(|&slot| Handle {
+        let slot = *self.index.find(hash(key), |&s| self.key_at(s) == key)?;
+        Some(Handle {
             slot,
             generation: self.slots[slot as usize].generation,
         })
@@ -110,10 +138,17 @@ impl<V> OrderedMap<V> {
 
     /// Inserts a key that is not present, at the back. The caller checks absence and capacity.
     pub(crate) fn push_back(&mut self, key: Arc<str>, value: V) -> Handle {
-        debug_assert!(!self.index.contains_key(&key));
+        debug_assert!(self.find(&key).is_none());
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Double, but never past the limit: a full map holds `limit` slots.
+                    let want = (self.slots.len() * 2)
+                        .max(8)
+                        .min(self.limit.max(self.slots.len() + 1));
+                    self.slots.reserve_exact(want - self.slots.len());
+                }
                 self.slots.push(Slot {
                     generation: 0,
                     prev: NIL,
@@ -123,7 +158,10 @@ impl<V> OrderedMap<V> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(key.clone(), slot);
+        let slots = &self.slots;
+        self.index.insert_unique(hash(&key), slot, |&s| {
+            hash(slots[s as usize].entry.as_ref().map_or("", |(k, _)| k))
+        });
         let s = &mut self.slots[slot as usize];
         s.entry = Some((key, value));
         let generation = s.generation;
@@ -150,11 +188,16 @@ impl<V> OrderedMap<V> {
             return None;
         }
         self.unlink(h.slot);
+        if let Ok(found) = self
+            .index
+            .find_entry(hash(self.key_at(h.slot)), |&s| s == h.slot)
+        {
+            found.remove();
+        }
         let s = &mut self.slots[h.slot()];
         let (key, value) = s.entry.take()?;
         s.generation = s.generation.wrapping_add(1);
         self.free.push(h.slot);
-        self.index.remove(&key);
         Some((key, value))
     }
 

@@ -17,6 +17,9 @@ pub(crate) const SHARED_MAX: usize = 16_384;
 pub(crate) const SMALL_MAX: usize = 4_096;
 /// Strings up to this many bytes count as tiny.
 const SMALL_LEN: usize = 8;
+/// Plain strings from this many bytes on are stored compressed when that pays (tracebacks, large
+/// arguments and results): they dominate memory and are read only when a task is opened.
+pub(crate) const PACK_MIN: usize = 256;
 
 /// How a field's string should be stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +58,12 @@ impl Strings {
             JsonRef::Bool(b) => Value::Bool(*b),
             JsonRef::Int(i) => Value::Int(*i),
             JsonRef::Float(f) => Value::Float(*f),
+            JsonRef::Str(s) if keep == Keep::Plain && s.len() >= PACK_MIN => {
+                Value::packed_or_plain(s)
+            }
+            JsonRef::Escaped(s) if keep == Keep::Plain && s.len() >= PACK_MIN => {
+                Value::packed_or_plain(s)
+            }
             JsonRef::Str(s) => Value::Str(self.string(s, keep)),
             JsonRef::Escaped(s) => Value::Str(self.string(s, keep)),
             JsonRef::Json(j) => Value::Json(Arc::from(*j)),

@@ -184,6 +184,7 @@ fn py_str(v: &Value) -> String {
         Value::Float(f) => f.to_string(),
         Value::Str(s) => s.to_string(),
         Value::Json(j) => j.to_string(),
+        Value::Packed(_) => v.text().unwrap_or_default().into_owned(),
     }
 }
 
