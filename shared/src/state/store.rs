@@ -10,7 +10,7 @@
 //! grows past the map's limit, so a full map of `limit` entries holds about `limit` slots rather
 //! than the next power of two.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -58,9 +58,7 @@ impl<V> Default for OrderedMap<V> {
 }
 
 fn hash(key: &str) -> u64 {
-    let mut h = FxBuildHasher.build_hasher();
-    key.hash(&mut h);
-    h.finish()
+    FxBuildHasher.hash_one(key)
 }
 
 impl<V> OrderedMap<V> {
