@@ -343,6 +343,7 @@ fn scalar_kind(first: Option<u8>) -> &'static str {
 
 /// Reads one event object in a single pass (syntax errors are `Err` of the outer result), then
 /// checks what its group requires (the inner result).
+#[inline]
 fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, SyntaxError> {
     let mut raw = RawEnvelope::default();
     let mut fields = Fields::default();
@@ -374,6 +375,7 @@ struct RawEnvelope<'a> {
 }
 
 impl<'a> RawEnvelope<'a> {
+    #[inline]
     fn into_event(self, fields: Fields<'a>) -> Result<Event<'a>, DecodeError> {
         let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
         let kind = EventKind::parse(&type_name);
@@ -409,6 +411,7 @@ impl<'a> RawEnvelope<'a> {
     }
 }
 
+#[inline]
 fn string<'a>(
     field: &'static str,
     v: Option<JsonRef<'a>>,
@@ -422,6 +425,7 @@ fn string<'a>(
     }
 }
 
+#[inline]
 fn number(field: &'static str, v: Option<JsonRef<'_>>) -> Result<Option<Num>, DecodeError> {
     match v {
         None => Ok(None),

@@ -126,6 +126,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and returns the next byte without consuming it.
+    #[inline]
     pub(crate) fn peek(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
@@ -144,6 +145,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn expect(&mut self, c: u8, what: &'static str) -> Result<()> {
         if self.peek() == Some(c) {
             self.i += 1;
@@ -203,6 +205,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads any value; arrays and objects come back as their text.
+    #[inline]
     pub(crate) fn value(&mut self) -> Result<JsonRef<'a>> {
         match self.peek() {
             Some(b'"') => Ok(match self.string()? {
@@ -309,6 +312,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a string (the reader is at its opening quote).
+    #[inline]
     fn string(&mut self) -> Result<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
@@ -331,6 +335,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The index of the first `"`, `\` or control byte at or after `i`, eight bytes at a time.
+    #[inline]
     fn scan_plain(&self, mut i: usize) -> usize {
         const LO: u64 = 0x0101_0101_0101_0101;
         const HI: u64 = 0x8080_8080_8080_8080;

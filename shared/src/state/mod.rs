@@ -130,7 +130,10 @@ impl Counts {
 }
 
 fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut FxHashMap<K, usize>, key: &K, delta: isize) {
-    let n = map.entry(key.clone()).or_default();
+    let n = match map.get_mut(key) {
+        Some(n) => n,
+        None => map.entry(key.clone()).or_default(),
+    };
     *n = n.saturating_add_signed(delta);
     if *n == 0 {
         map.remove(key);
@@ -428,7 +431,9 @@ impl State {
 
         // 6. task types and the creation-time indexes.
         if let Some(name) = shared_str(&self.slot(handle).task.info.name) {
-            self.task_types.insert(name.clone());
+            if !self.task_types.contains(&name) {
+                self.task_types.insert(name.clone());
+            }
             if created {
                 self.slot_mut(handle).indexed = Some((name, hostname));
             }
@@ -447,10 +452,11 @@ impl State {
             }
         }
 
-        // 8. children that arrived before this task.
-        if let Some((_, waiting)) = self
-            .pending_children
-            .find(uuid)
+        // 8. children that arrived before this task. Only a task this event created can have
+        // any: a child that finds its parent in memory links at once.
+        if let Some((_, waiting)) = created
+            .then(|| self.pending_children.find(uuid))
+            .flatten()
             .and_then(|p| self.pending_children.remove(p))
         {
             self.add_children(handle, &waiting);
