@@ -152,7 +152,7 @@ impl CompiledFilter<'_> {
             && self.needle.as_ref().is_none_or(|needle| {
                 let i = &task.info;
                 needle.found_in(&task.uuid)
-                    || [&i.name, &i.args, &i.kwargs, &i.result, &i.exception]
+                    || [&i.name, &i.args, &i.kwargs, &i.result, i.exception()]
                         .into_iter()
                         .filter_map(Value::text)
                         .any(|hay| needle.found_in(&hay))

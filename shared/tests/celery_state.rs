@@ -302,9 +302,9 @@ fn task_view(s: &State, t: &Task) -> J {
     let (i, m) = (&t.info, &t.moments);
     json!({
         "uuid": &*t.uuid, "state": t.state.as_str(), "ready": t.state.is_ready(),
-        "name": i.name, "args": i.args, "kwargs": i.kwargs, "eta": i.eta, "expires": i.expires,
-        "retries": i.retries, "result": i.result, "exception": i.exception,
-        "runtime": i.runtime, "traceback": i.traceback, "exchange": i.exchange,
+        "name": i.name, "args": i.args, "kwargs": i.kwargs, "eta": i.eta(), "expires": i.expires(),
+        "retries": i.retries, "result": i.result, "exception": i.exception(),
+        "runtime": i.runtime, "traceback": i.traceback(), "exchange": i.exchange,
         "routing_key": i.routing_key, "root_id": i.root_id, "parent_id": i.parent_id,
         "timestamp": t.timestamp, "clock": t.clock,
         "worker": t.worker.as_deref(), "client": t.client.as_deref(),

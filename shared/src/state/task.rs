@@ -269,20 +269,15 @@ pub struct TaskInfo {
     pub args: Value,
     /// Keyword arguments (`repr` string).
     pub kwargs: Value,
-    /// ETA.
-    pub eta: Value,
-    /// Expiry.
-    pub expires: Value,
     /// Retry number.
     pub retries: Value,
     /// Result (`repr` string).
     pub result: Value,
-    /// Exception (`repr` string).
-    pub exception: Value,
     /// Run time in seconds.
     pub runtime: Value,
-    /// Traceback text.
-    pub traceback: Value,
+    /// `eta`, `expires`, `exception`, `traceback`: null for most tasks, so kept out of line
+    /// (see the accessors).
+    rare: Option<Box<RareInfo>>,
     /// Exchange.
     pub exchange: Value,
     /// Routing key.
@@ -291,6 +286,63 @@ pub struct TaskInfo {
     pub root_id: Value,
     /// Parent task id.
     pub parent_id: Value,
+}
+
+/// The fields most tasks never set (null): allocated only when one is.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RareInfo {
+    eta: Value,
+    expires: Value,
+    exception: Value,
+    traceback: Value,
+}
+
+const NULL: Value = Value::Null;
+
+impl TaskInfo {
+    /// ETA.
+    pub fn eta(&self) -> &Value {
+        self.rare.as_ref().map_or(&NULL, |r| &r.eta)
+    }
+    /// Expiry.
+    pub fn expires(&self) -> &Value {
+        self.rare.as_ref().map_or(&NULL, |r| &r.expires)
+    }
+    /// Exception (`repr` string).
+    pub fn exception(&self) -> &Value {
+        self.rare.as_ref().map_or(&NULL, |r| &r.exception)
+    }
+    /// Traceback text.
+    pub fn traceback(&self) -> &Value {
+        self.rare.as_ref().map_or(&NULL, |r| &r.traceback)
+    }
+
+    /// Sets a rare field; setting null where nothing was set allocates nothing.
+    fn set_rare(&mut self, which: fn(&mut RareInfo) -> &mut Value, v: Value) {
+        match &mut self.rare {
+            Some(r) => *which(r) = v,
+            None if v.is_null() => {}
+            None => *which(self.rare.get_or_insert_default()) = v,
+        }
+    }
+
+    /// Copies the rare fields present in `f`.
+    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut dyn Store, received_rule: bool) {
+        let fields: [(&str, fn(&mut RareInfo) -> &mut Value, &Option<JsonRef<'_>>); 4] = [
+            ("eta", |r| &mut r.eta, &f.eta),
+            ("expires", |r| &mut r.expires, &f.expires),
+            ("exception", |r| &mut r.exception, &f.exception),
+            ("traceback", |r| &mut r.traceback, &f.traceback),
+        ];
+        // The RECEIVED merge rule keeps only `eta` and `expires` of these.
+        let n = if received_rule { 2 } else { 4 };
+        for (key, slot, v) in &fields[..n] {
+            if let Some(v) = v {
+                let v = store.value(key, v);
+                self.set_rare(*slot, v);
+            }
+        }
+    }
 }
 
 /// Keys never copied from an event onto a task: they are the task's own structure (Python would
@@ -395,13 +447,12 @@ impl Task {
             ("parent_id", &mut i.parent_id, &f.parent_id),
             ("root_id", &mut i.root_id, &f.root_id),
             ("retries", &mut i.retries, &f.retries),
-            ("eta", &mut i.eta, &f.eta),
-            ("expires", &mut i.expires, &f.expires),
         ] {
             if let Some(v) = v {
                 *slot = store.value(key, v);
             }
         }
+        i.copy_rare(f, store, true);
     }
 
     fn copy_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
@@ -410,13 +461,9 @@ impl Task {
             ("name", &mut i.name, &f.name),
             ("args", &mut i.args, &f.args),
             ("kwargs", &mut i.kwargs, &f.kwargs),
-            ("eta", &mut i.eta, &f.eta),
-            ("expires", &mut i.expires, &f.expires),
             ("retries", &mut i.retries, &f.retries),
             ("result", &mut i.result, &f.result),
-            ("exception", &mut i.exception, &f.exception),
             ("runtime", &mut i.runtime, &f.runtime),
-            ("traceback", &mut i.traceback, &f.traceback),
             ("exchange", &mut i.exchange, &f.exchange),
             ("routing_key", &mut i.routing_key, &f.routing_key),
             ("root_id", &mut i.root_id, &f.root_id),
@@ -426,6 +473,7 @@ impl Task {
                 *slot = store.value(key, v);
             }
         }
+        i.copy_rare(f, store, false);
         // Worker-only known fields and unknown keys go to `extra`; `pid` and `utcoffset` describe
         // the sender of the event, not the task, and are not kept.
         let worker_only = [
