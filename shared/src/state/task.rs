@@ -299,6 +299,9 @@ struct RareInfo {
 
 const NULL: Value = Value::Null;
 
+/// Picks one field of [`RareInfo`].
+type RareSlot = fn(&mut RareInfo) -> &mut Value;
+
 impl TaskInfo {
     /// ETA.
     pub fn eta(&self) -> &Value {
@@ -318,7 +321,7 @@ impl TaskInfo {
     }
 
     /// Sets a rare field; setting null where nothing was set allocates nothing.
-    fn set_rare(&mut self, which: fn(&mut RareInfo) -> &mut Value, v: Value) {
+    fn set_rare(&mut self, which: RareSlot, v: Value) {
         match &mut self.rare {
             Some(r) => *which(r) = v,
             None if v.is_null() => {}
@@ -328,7 +331,7 @@ impl TaskInfo {
 
     /// Copies the rare fields present in `f`.
     fn copy_rare(&mut self, f: &Fields<'_>, store: &mut dyn Store, received_rule: bool) {
-        let fields: [(&str, fn(&mut RareInfo) -> &mut Value, &Option<JsonRef<'_>>); 4] = [
+        let fields: [(&str, RareSlot, &Option<JsonRef<'_>>); 4] = [
             ("eta", |r| &mut r.eta, &f.eta),
             ("expires", |r| &mut r.expires, &f.expires),
             ("exception", |r| &mut r.exception, &f.exception),
