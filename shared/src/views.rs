@@ -101,7 +101,7 @@ fn first_seen(state: &State, h: Handle) -> f64 {
         let m = &t.moments;
         m.sent()
             .or(m.received())
-            .or(t.timestamp)
+            .or(t.timestamp())
             .map_or(f64::MAX, |n| n.as_f64())
     })
 }
@@ -229,7 +229,7 @@ impl Position {
             SortKey::Received => num(t.moments.received()),
             SortKey::Started => num(t.moments.started()),
             SortKey::Runtime => num(t.info.runtime.as_num()),
-            SortKey::Timestamp => num(t.timestamp),
+            SortKey::Timestamp => num(t.timestamp()),
             SortKey::State => Position::Num(f64::from(t.state.precedence())),
             SortKey::Name => match &t.info.name {
                 Value::Str(s) => Position::Text(s.clone()),

@@ -306,7 +306,7 @@ fn task_view(s: &State, t: &Task) -> J {
         "retries": i.retries, "result": i.result, "exception": i.exception(),
         "runtime": i.runtime, "traceback": i.traceback(), "exchange": i.exchange,
         "routing_key": i.routing_key, "root_id": i.root_id, "parent_id": i.parent_id,
-        "timestamp": t.timestamp, "clock": t.clock,
+        "timestamp": t.timestamp(), "clock": t.clock(),
         "worker": t.worker.as_deref(), "client": t.client.as_deref(),
         "sent": m.sent(), "received": m.received(), "started": m.started(), "succeeded": m.succeeded(),
         "failed": m.failed(), "retried": m.retried(), "revoked": m.revoked(), "rejected": m.rejected(),

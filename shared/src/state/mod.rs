@@ -407,12 +407,7 @@ impl State {
         };
 
         // 3. the time heap.
-        self.heap.push(heap::Entry {
-            clock: clock.as_f64(),
-            timestamp: timestamp.as_f64(),
-            origin,
-            task: handle,
-        });
+        self.heap.push(clock.as_f64(), timestamp.as_f64(), &origin, handle);
 
         // 4-5. count receptions, merge the event.
         if *subject == TaskSubject::Received {

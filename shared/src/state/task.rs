@@ -167,34 +167,38 @@ impl Moment {
 
 /// The moments a task reached each known subject (the event's `timestamp`, last one wins).
 ///
-/// Stored compactly (72 bytes instead of 128): eight `f64`s plus bit sets for "present" and "was an
-/// integer", so a value keeps its JSON type. Integer timestamps beyond 2^53 would lose precision;
-/// real ones are floats.
+/// Stored compactly, together with the task's `timestamp` and `clock` (88 bytes instead of 160):
+/// `f64`s plus bit sets for "present" and "was an integer", so every value keeps its JSON type.
+/// Integers beyond 2^53 would lose precision; real timestamps are floats and clocks are small.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Moments {
-    at: [f64; 8],
-    present: u8,
-    int: u8,
+    at: [f64; 10],
+    present: u16,
+    int: u16,
 }
+
+/// Slots of [`Moments`] past the eight subjects.
+const TIMESTAMP: usize = 8;
+const CLOCK: usize = 9;
 
 impl Moments {
     /// When the task reached `which`, if it did.
     pub fn get(&self, which: Moment) -> Option<Num> {
-        let bit = 1u8 << which as u8;
+        self.slot(which as usize)
+    }
+
+    fn slot(&self, i: usize) -> Option<Num> {
+        let bit = 1u16 << i;
         (self.present & bit != 0).then(|| {
-            let v = self.at[which as usize];
-            if self.int & bit != 0 {
-                Num::Int(v as i64)
-            } else {
-                Num::Float(v)
-            }
+            let v = self.at[i];
+            if self.int & bit != 0 { Num::Int(v as i64) } else { Num::Float(v) }
         })
     }
 
-    fn set(&mut self, which: Moment, n: Num) {
-        let bit = 1u8 << which as u8;
+    fn set(&mut self, i: usize, n: Num) {
+        let bit = 1u16 << i;
         self.present |= bit;
-        self.at[which as usize] = n.as_f64();
+        self.at[i] = n.as_f64();
         match n {
             Num::Int(_) => self.int |= bit,
             Num::Float(_) => self.int &= !bit,
@@ -244,10 +248,6 @@ pub struct Task {
     pub state: TaskState,
     /// When each subject was last seen.
     pub moments: Moments,
-    /// Timestamp of the event that last set the state (or of a late event, as Python does).
-    pub timestamp: Option<Num>,
-    /// Lamport clock of the same event.
-    pub clock: Num,
     /// Hostname of the `task-sent` sender (`gen<pid>@host`).
     pub client: Option<Arc<str>>,
     /// Hostname of the worker of the last non-sent event.
@@ -255,7 +255,7 @@ pub struct Task {
     /// `name`, `args`, `kwargs`, ... as copied from events.
     pub info: TaskInfo,
     /// Fields Python copies that the State does not know by name (`requeue`, `signum`, custom ones).
-    pub extra: Vec<(Arc<str>, Value)>,
+    pub extra: Box<[(Arc<str>, Value)]>,
     /// Children links exactly as Python's `Task.children` (weak: dead handles are skipped).
     pub(crate) children: Vec<Handle>,
 }
@@ -375,14 +375,22 @@ impl Task {
             uuid,
             state: TaskState::Pending,
             moments: Moments::default(),
-            timestamp: None,
-            clock: Num::Int(0),
             client: None,
             worker: None,
             info: TaskInfo::default(),
-            extra: Vec::new(),
+            extra: Box::default(),
             children: Vec::new(),
         }
+    }
+
+    /// Timestamp of the event that last set the state (or of a late event, as Python does).
+    pub fn timestamp(&self) -> Option<Num> {
+        self.moments.slot(TIMESTAMP)
+    }
+
+    /// Lamport clock of the same event (0 before any).
+    pub fn clock(&self) -> Num {
+        self.moments.slot(CLOCK).unwrap_or(Num::Int(0))
     }
 
     /// The task name, when it is a string.
@@ -416,7 +424,7 @@ impl Task {
         store: &mut dyn Store,
     ) {
         if let Some(m) = Moment::of(subject) {
-            self.moments.set(m, timestamp);
+            self.moments.set(m as usize, timestamp);
         }
         let new = TaskState::for_subject(subject);
         let happened_before = new != TaskState::Retry
@@ -430,14 +438,14 @@ impl Task {
                 // Every field is copied, the late event's timestamp and clock included; the state
                 // is kept.
                 self.copy_fields(fields, store);
-                self.timestamp = Some(timestamp);
-                self.clock = clock;
+                self.moments.set(TIMESTAMP, timestamp);
+                self.moments.set(CLOCK, clock);
             }
         } else {
             self.copy_fields(fields, store);
             self.state = new;
-            self.timestamp = Some(timestamp);
-            self.clock = clock;
+            self.moments.set(TIMESTAMP, timestamp);
+            self.moments.set(CLOCK, clock);
         }
     }
 
@@ -504,12 +512,15 @@ impl Task {
     }
 }
 
-fn set_extra(extra: &mut Vec<(Arc<str>, Value)>, key: &str, value: Value, store: &mut dyn Store) {
+/// Sets one extra field. The list is a boxed slice (16 bytes, no spare capacity): most tasks have
+/// none or one, and they change rarely.
+fn set_extra(extra: &mut Box<[(Arc<str>, Value)]>, key: &str, value: Value, store: &mut dyn Store) {
     match extra.iter_mut().find(|(k, _)| &**k == key) {
         Some(slot) => slot.1 = value,
         None => {
-            extra.reserve_exact(1); // most tasks have one or two extras: no spare capacity
-            extra.push((store.key(key), value));
+            let mut list = std::mem::take(extra).into_vec();
+            list.push((store.key(key), value));
+            *extra = list.into_boxed_slice();
         }
     }
 }
