@@ -77,7 +77,11 @@ pub(crate) struct TimeHeap {
 
 impl TimeHeap {
     pub(crate) fn new(max: usize) -> TimeHeap {
-        TimeHeap { entries: VecDeque::new(), origins: Origins::default(), max }
+        TimeHeap {
+            entries: VecDeque::new(),
+            origins: Origins::default(),
+            max,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -93,7 +97,8 @@ impl TimeHeap {
     fn lt(&self, a: &Entry, b: &Entry) -> bool {
         if a.clock != 0.0 && b.clock != 0.0 {
             if a.clock == b.clock {
-                return a.origin != b.origin && self.origins.name(a.origin) < self.origins.name(b.origin);
+                return a.origin != b.origin
+                    && self.origins.name(a.origin) < self.origins.name(b.origin);
             }
             return a.clock < b.clock;
         }
@@ -113,7 +118,12 @@ impl TimeHeap {
             let want = (heaps * 2).max(16).min(self.max);
             self.entries.reserve_exact(want - heaps);
         }
-        let e = Entry { clock, timestamp, task, origin: self.origins.acquire(origin) };
+        let e = Entry {
+            clock,
+            timestamp,
+            task,
+            origin: self.origins.acquire(origin),
+        };
         match self.entries.back() {
             Some(last) if heaps > 0 && self.lt(last, &e) => self.entries.push_back(e),
             _ => {
@@ -162,20 +172,27 @@ mod tests {
 
     #[test]
     fn clocks_first_then_origin_then_timestamps_and_bounded() {
-        let mut m = OrderedMap::default();
-        let h = m.push_back("t".into(), ());
+        let mut m: OrderedMap<Arc<str>> = OrderedMap::default();
+        let h = m.push_back(Arc::<str>::from("t"));
         let mut heap = TimeHeap::new(4);
-        let (a, b, c, z): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into(), "z".into());
+        let (a, b, c, z): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) =
+            ("a".into(), "b".into(), "c".into(), "z".into());
         heap.push(5.0, 1.0, &b, h);
         heap.push(3.0, 9.0, &a, h);
         heap.push(5.0, 0.5, &a, h); // equal clock: origin "a" < "b"
         heap.push(0.0, 0.1, &z, h); // clock 0: timestamps compare
-        let order: Vec<(i64, &str)> = heap.oldest_first().map(|e| (e.clock as i64, heap.origin(e))).collect();
+        let order: Vec<(i64, &str)> = heap
+            .oldest_first()
+            .map(|e| (e.clock as i64, heap.origin(e)))
+            .collect();
         assert_eq!(order, [(0, "z"), (3, "a"), (5, "a"), (5, "b")]);
         heap.push(9.0, 2.0, &c, h); // full: the first entry goes, and its origin with it
         assert_eq!(heap.len(), 4);
         assert_eq!(heap.origin(heap.oldest_first().next().unwrap()), "a");
-        assert!(!heap.origins.index.contains_key("z"), "an origin no entry uses is forgotten");
+        assert!(
+            !heap.origins.index.contains_key("z"),
+            "an origin no entry uses is forgotten"
+        );
         assert_eq!(std::mem::size_of::<Entry>(), 32);
     }
 }

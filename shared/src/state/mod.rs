@@ -202,6 +202,30 @@ fn shared_str(v: &Value) -> Option<Arc<str>> {
     }
 }
 
+impl store::Keyed for Slot {
+    fn key(&self) -> &str {
+        &self.task.uuid
+    }
+}
+
+impl store::Keyed for Worker {
+    fn key(&self) -> &str {
+        &self.hostname
+    }
+}
+
+/// Children that arrived before their parent, waiting for it.
+struct Waiting {
+    parent: Arc<str>,
+    children: Vec<Handle>,
+}
+
+impl store::Keyed for Waiting {
+    fn key(&self) -> &str {
+        &self.parent
+    }
+}
+
 /// Per-task bookkeeping that is not part of Python's task.
 #[derive(Clone, Debug)]
 struct Slot {
@@ -221,7 +245,7 @@ pub struct State {
     tasks: store::OrderedMap<Slot>,
     workers: store::OrderedMap<Worker>,
     heap: heap::TimeHeap,
-    pending_children: store::OrderedMap<Vec<Handle>>,
+    pending_children: store::OrderedMap<Waiting>,
     task_types: FxHashSet<Arc<str>>,
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     counts: Counts,
@@ -335,16 +359,12 @@ impl State {
 
     fn insert_worker(&mut self, hostname: &str) -> (Handle, Option<Arc<str>>) {
         let evicted = if self.workers.len() >= self.limits.max_workers {
-            self.workers.pop_front().map(|(_, k, _)| k)
+            self.workers.pop_front().map(|(_, w)| w.hostname)
         } else {
             None
         };
         let hostname = self.strings.shared(hostname);
-        (
-            self.workers
-                .push_back(hostname.clone(), Worker::new(hostname)),
-            evicted,
-        )
+        (self.workers.push_back(Worker::new(hostname)), evicted)
     }
 
     fn apply_task(&mut self, subject: &TaskSubject, ev: &Event<'_>) -> Result<Applied, ApplyError> {
@@ -373,13 +393,10 @@ impl State {
                 let task = Task::new(uuid.clone());
                 self.counts.add(&TaskKey::of(&task), 1);
                 (
-                    self.tasks.push_back(
-                        uuid,
-                        Slot {
-                            task,
-                            indexed: None,
-                        },
-                    ),
+                    self.tasks.push_back(Slot {
+                        task,
+                        indexed: None,
+                    }),
                     true,
                     evicted,
                 )
@@ -407,7 +424,8 @@ impl State {
         };
 
         // 3. the time heap.
-        self.heap.push(clock.as_f64(), timestamp.as_f64(), &origin, handle);
+        self.heap
+            .push(clock.as_f64(), timestamp.as_f64(), &origin, handle);
 
         // 4-5. count receptions, merge the event.
         if *subject == TaskSubject::Received {
@@ -449,12 +467,12 @@ impl State {
 
         // 8. children that arrived before this task. Only a task this event created can have
         // any: a child that finds its parent in memory links at once.
-        if let Some((_, waiting)) = created
+        if let Some(waiting) = created
             .then(|| self.pending_children.find(uuid))
             .flatten()
             .and_then(|p| self.pending_children.remove(p))
         {
-            self.add_children(handle, &waiting);
+            self.add_children(handle, &waiting.children);
         }
         Ok(Applied::Task {
             handle,
@@ -469,11 +487,11 @@ impl State {
         self.tasks
             .find(id)
             .and_then(|h| self.tasks.get(h))
-            .map(|(k, _)| k.clone())
+            .map(|s| s.task.uuid.clone())
     }
 
     fn slot(&self, h: Handle) -> &Slot {
-        self.tasks.get(h).expect("task handle is live").1
+        self.tasks.get(h).expect("task handle is live")
     }
 
     fn slot_mut(&mut self, h: Handle) -> &mut Slot {
@@ -522,14 +540,18 @@ impl State {
                 if self.pending_children.len() >= self.limits.max_tasks {
                     self.pending_children.pop_front();
                 }
-                self.pending_children.push_back(parent_id, Vec::new())
+                self.pending_children.push_back(Waiting {
+                    parent: parent_id,
+                    children: Vec::new(),
+                })
             }
         };
         let tasks = &self.tasks;
-        let list = self
+        let list = &mut self
             .pending_children
             .get_mut(h)
-            .expect("pending handle is live");
+            .expect("pending handle is live")
+            .children;
         if !list.contains(&child) {
             if list.len() == list.capacity() {
                 list.retain(|&x| tasks.is_live(x));
@@ -540,9 +562,12 @@ impl State {
 
     /// Removes the oldest task from every structure at once.
     fn evict_oldest_task(&mut self) -> Option<Evicted> {
-        let (handle, uuid, slot) = self.tasks.pop_front()?;
+        let (handle, slot) = self.tasks.pop_front()?;
         self.forget(handle, &slot);
-        Some(Evicted { handle, uuid })
+        Some(Evicted {
+            handle,
+            uuid: slot.task.uuid,
+        })
     }
 
     /// Drops a removed task from counts and indexes (heap entries and children links are weak and
@@ -564,7 +589,7 @@ impl State {
             .filter(|&h| !ready || self.slot(h).task.state.is_ready())
             .collect();
         for h in doomed {
-            if let Some((_, slot)) = self.tasks.remove(h) {
+            if let Some(slot) = self.tasks.remove(h) {
                 self.forget(h, &slot);
             }
         }
@@ -614,7 +639,7 @@ impl State {
 
     /// The task behind a handle, while it is in memory.
     pub fn task_at(&self, h: Handle) -> Option<&Task> {
-        self.tasks.get(h).map(|(_, s)| &s.task)
+        self.tasks.get(h).map(|s| &s.task)
     }
 
     /// The live handle in a slot (see [`Handle::slot`]).
@@ -637,15 +662,11 @@ impl State {
         self.workers
             .find(hostname)
             .and_then(|h| self.workers.get(h))
-            .map(|(_, w)| w)
     }
 
     /// Workers in insertion order.
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
-        self.workers
-            .handles()
-            .filter_map(|h| self.workers.get(h))
-            .map(|(_, w)| w)
+        self.workers.handles().filter_map(|h| self.workers.get(h))
     }
 
     /// Handles of a task's live children (Python's `Task.children`), in link order.

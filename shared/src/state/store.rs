@@ -32,11 +32,23 @@ impl Handle {
 
 const NIL: u32 = u32::MAX;
 
+/// A value that carries its own key (a task its uuid, a worker its hostname), so the map stores
+/// each key once.
+pub(crate) trait Keyed {
+    fn key(&self) -> &str;
+}
+
+impl Keyed for Arc<str> {
+    fn key(&self) -> &str {
+        self
+    }
+}
+
 struct Slot<V> {
     generation: u32,
     prev: u32,
     next: u32,
-    entry: Option<(Arc<str>, V)>,
+    entry: Option<V>,
 }
 
 /// Ordered map from string keys to values, with O(1) insert at the back, pop from the front,
@@ -51,7 +63,7 @@ pub(crate) struct OrderedMap<V> {
     limit: usize,
 }
 
-impl<V> Default for OrderedMap<V> {
+impl<V: Keyed> Default for OrderedMap<V> {
     fn default() -> Self {
         OrderedMap::with_limit(usize::MAX)
     }
@@ -61,7 +73,7 @@ fn hash(key: &str) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
-impl<V> OrderedMap<V> {
+impl<V: Keyed> OrderedMap<V> {
     /// A map whose owner keeps at most `limit` entries (used to cap the slab's growth).
     pub(crate) fn with_limit(limit: usize) -> Self {
         OrderedMap {
@@ -78,7 +90,7 @@ impl<V> OrderedMap<V> {
         self.slots[slot as usize]
             .entry
             .as_ref()
-            .map_or("", |(k, _)| k)
+            .map_or("", Keyed::key)
     }
 
     /// Number of entries.
@@ -107,13 +119,13 @@ impl<V> OrderedMap<V> {
             .is_some_and(|s| s.generation == h.generation && s.entry.is_some())
     }
 
-    /// The key and value behind a live handle.
-    pub(crate) fn get(&self, h: Handle) -> Option<(&Arc<str>, &V)> {
+    /// The value behind a live handle.
+    pub(crate) fn get(&self, h: Handle) -> Option<&V> {
         let s = self.slots.get(h.slot())?;
         if s.generation != h.generation {
             return None;
         }
-        s.entry.as_ref().map(|(k, v)| (k, v))
+        s.entry.as_ref()
     }
 
     /// The value behind a live handle, mutably.
@@ -122,7 +134,7 @@ impl<V> OrderedMap<V> {
         if s.generation != h.generation {
             return None;
         }
-        s.entry.as_mut().map(|(_, v)| v)
+        s.entry.as_mut()
     }
 
     /// The live handle currently in `slot`, if any.
@@ -134,9 +146,10 @@ impl<V> OrderedMap<V> {
         })
     }
 
-    /// Inserts a key that is not present, at the back. The caller checks absence and capacity.
-    pub(crate) fn push_back(&mut self, key: Arc<str>, value: V) -> Handle {
-        debug_assert!(self.find(&key).is_none());
+    /// Inserts a value whose key is not present, at the back. The caller checks absence and
+    /// capacity.
+    pub(crate) fn push_back(&mut self, value: V) -> Handle {
+        debug_assert!(self.find(value.key()).is_none());
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -157,18 +170,18 @@ impl<V> OrderedMap<V> {
             }
         };
         let slots = &self.slots;
-        self.index.insert_unique(hash(&key), slot, |&s| {
-            hash(slots[s as usize].entry.as_ref().map_or("", |(k, _)| k))
+        self.index.insert_unique(hash(value.key()), slot, |&s| {
+            hash(slots[s as usize].entry.as_ref().map_or("", Keyed::key))
         });
         let s = &mut self.slots[slot as usize];
-        s.entry = Some((key, value));
+        s.entry = Some(value);
         let generation = s.generation;
         self.link_back(slot);
         Handle { slot, generation }
     }
 
     /// Removes and returns the oldest entry.
-    pub(crate) fn pop_front(&mut self) -> Option<(Handle, Arc<str>, V)> {
+    pub(crate) fn pop_front(&mut self) -> Option<(Handle, V)> {
         let slot = self.head;
         if slot == NIL {
             return None;
@@ -177,11 +190,11 @@ impl<V> OrderedMap<V> {
             slot,
             generation: self.slots[slot as usize].generation,
         };
-        self.remove(h).map(|(k, v)| (h, k, v))
+        self.remove(h).map(|v| (h, v))
     }
 
     /// Removes a live entry.
-    pub(crate) fn remove(&mut self, h: Handle) -> Option<(Arc<str>, V)> {
+    pub(crate) fn remove(&mut self, h: Handle) -> Option<V> {
         if !self.is_live(h) {
             return None;
         }
@@ -193,10 +206,10 @@ impl<V> OrderedMap<V> {
             found.remove();
         }
         let s = &mut self.slots[h.slot()];
-        let (key, value) = s.entry.take()?;
+        let value = s.entry.take()?;
         s.generation = s.generation.wrapping_add(1);
         self.free.push(h.slot);
-        Some((key, value))
+        Some(value)
     }
 
     /// Moves a live entry to the back (most recently used), as `LRUCache.__getitem__` does.
@@ -269,30 +282,38 @@ impl<V> OrderedMap<V> {
 mod tests {
     use super::*;
 
-    fn keys(m: &OrderedMap<u32>) -> Vec<String> {
-        m.handles()
-            .map(|h| m.get(h).unwrap().0.to_string())
-            .collect()
+    fn keys(m: &OrderedMap<Arc<str>>) -> Vec<String> {
+        m.handles().map(|h| m.get(h).unwrap().to_string()).collect()
     }
 
     #[test]
     fn fifo_with_move_to_back_and_dead_handles() {
         let mut m = OrderedMap::default();
-        let a = m.push_back("a".into(), 1);
-        let b = m.push_back("b".into(), 2);
-        m.push_back("c".into(), 3);
+        let a = m.push_back(Arc::from("a"));
+        let b = m.push_back(Arc::from("b"));
+        m.push_back(Arc::from("c"));
         m.move_to_back(a);
         assert_eq!(keys(&m), ["b", "c", "a"]);
-        let (h, k, v) = m.pop_front().unwrap();
-        assert_eq!((h, &*k, v), (b, "b", 2));
+        let (h, k) = m.pop_front().unwrap();
+        assert_eq!((h, &*k), (b, "b"));
         assert!(!m.is_live(b));
         // the freed slot is reused with a new generation: the old handle stays dead.
-        let d = m.push_back("d".into(), 4);
+        let d = m.push_back(Arc::from("d"));
         assert_eq!(d.slot(), b.slot());
         assert!(m.get(b).is_none());
-        assert_eq!(m.get(d).map(|(_, v)| *v), Some(4));
+        assert_eq!(m.get(d).map(|v| &**v), Some("d"));
         assert_eq!(m.find("b"), None);
+        assert_eq!(m.find("d"), Some(d));
         m.clear();
         assert!(m.len() == 0 && !m.is_live(a) && !m.is_live(d));
+    }
+
+    #[test]
+    fn slab_never_grows_past_the_limit() {
+        let mut m = OrderedMap::with_limit(10);
+        for i in 0..10 {
+            m.push_back(Arc::<str>::from(i.to_string()));
+        }
+        assert_eq!(m.slots.capacity(), 10);
     }
 }

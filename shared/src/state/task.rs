@@ -191,7 +191,11 @@ impl Moments {
         let bit = 1u16 << i;
         (self.present & bit != 0).then(|| {
             let v = self.at[i];
-            if self.int & bit != 0 { Num::Int(v as i64) } else { Num::Float(v) }
+            if self.int & bit != 0 {
+                Num::Int(v as i64)
+            } else {
+                Num::Float(v)
+            }
         })
     }
 
