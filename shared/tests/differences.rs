@@ -185,3 +185,34 @@ fn timestamp_localisation_is_off_unless_asked() {
         .normalise(&mut pythonic, 1000.0);
     assert_eq!(pythonic.timestamp, Some(Num::Float(1000.0 + 19_800.0)));
 }
+
+#[test]
+fn strict_json_and_64_bit_numbers() {
+    for text in [
+        r#"{"type":"task-started","uuid":"u","hostname":"h","timestamp":NaN}"#,
+        r#"{"type":"x-y","s":"\ud800"}"#,
+    ] {
+        assert!(
+            matches!(decode_event(text.as_bytes()), Err(DecodeError::NotJson(_))),
+            "{text}"
+        );
+    }
+    let ev = decode_event(br#"{"type":"x-y","big":123456789012345678901234567890}"#).unwrap();
+    assert_eq!(
+        ev.fields.other[0].1,
+        stalk_state::JsonRef::Float(1.2345678901234568e29)
+    );
+    // Clocks beyond 2^53 are rounded when stored (the event keeps its exact value).
+    let mut s = State::default();
+    s.apply(&event(task(
+        "task-started",
+        "u",
+        9_007_199_254_740_993,
+        json!({}),
+    )))
+    .unwrap();
+    assert_eq!(
+        s.task("u").unwrap().clock(),
+        Num::Int(9_007_199_254_740_992)
+    );
+}
