@@ -175,20 +175,6 @@ known_fields! {
     utcoffset,
     /// Sender's process id.
     pid,
-    /// Worker heartbeat interval in seconds.
-    freq,
-    /// Tasks the worker is executing.
-    active,
-    /// Tasks the worker has processed.
-    processed,
-    /// Worker's load average (3 floats).
-    loadavg,
-    /// Worker software (`py-celery`).
-    sw_ident,
-    /// Worker software version.
-    sw_ver,
-    /// Worker OS.
-    sw_sys,
 }
 
 /// One decoded Celery event, borrowing from the message body.

@@ -344,11 +344,13 @@ impl<'a> Reader<'a> {
             let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
             let quote = w ^ (LO * u64::from(b'"'));
             let slash = w ^ (LO * u64::from(b'\\'));
-            let special = (quote.wrapping_sub(LO) & !quote)
+            let special = ((quote.wrapping_sub(LO) & !quote)
                 | (slash.wrapping_sub(LO) & !slash)
-                | (w.wrapping_sub(LO * 0x20) & !w);
-            if special & HI != 0 {
-                break;
+                | (w.wrapping_sub(LO * 0x20) & !w))
+                & HI;
+            if special != 0 {
+                // Borrows can only mark bytes *above* a real match, so the lowest mark is exact.
+                return i + (special.trailing_zeros() / 8) as usize;
             }
             i += 8;
         }

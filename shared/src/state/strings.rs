@@ -19,7 +19,7 @@ pub(crate) const SMALL_MAX: usize = 4_096;
 const SMALL_LEN: usize = 8;
 /// Plain strings from this many bytes on are stored compressed when that pays (tracebacks, large
 /// arguments and results): they dominate memory and are read only when a task is opened.
-pub(crate) const PACK_MIN: usize = 256;
+pub(crate) const PACK_MIN: usize = 512;
 
 /// How a field's string should be stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

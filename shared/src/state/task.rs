@@ -489,23 +489,11 @@ impl Task {
             }
         }
         i.copy_rare(f, store, false);
-        // Worker-only known fields and unknown keys go to `extra`; `pid` and `utcoffset` describe
-        // the sender of the event, not the task, and are not kept.
-        let worker_only = [
-            ("queue", &f.queue),
-            ("freq", &f.freq),
-            ("active", &f.active),
-            ("processed", &f.processed),
-            ("loadavg", &f.loadavg),
-            ("sw_ident", &f.sw_ident),
-            ("sw_ver", &f.sw_ver),
-            ("sw_sys", &f.sw_sys),
-        ];
-        for (k, v) in worker_only {
-            if let Some(v) = v {
-                let v = store.value(k, v);
-                set_extra(&mut self.extra, k, v, store);
-            }
+        // `queue` and unknown keys go to `extra`; `pid` and `utcoffset` describe the sender of the
+        // event, not the task, and are not kept.
+        if let Some(v) = &f.queue {
+            let v = store.value("queue", v);
+            set_extra(&mut self.extra, "queue", v, store);
         }
         for (k, v) in &f.other {
             if !NOT_COPIED.contains(&&**k) {

@@ -100,42 +100,35 @@ impl Worker {
         if let Some(c) = clock {
             self.clock = c.into();
         }
-        for (slot, v) in [
-            (&mut self.pid, &f.pid),
-            (&mut self.freq, &f.freq),
-            (&mut self.active, &f.active),
-            (&mut self.processed, &f.processed),
-            (&mut self.loadavg, &f.loadavg),
-            (&mut self.sw_ident, &f.sw_ident),
-            (&mut self.sw_ver, &f.sw_ver),
-            (&mut self.sw_sys, &f.sw_sys),
-        ] {
-            if let Some(v) = v {
-                *slot = strings.value(v, Keep::Shared);
-            }
-        }
-        if f.pid.is_some() {
-            self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
-        }
+        // Every key is copied; the worker's own fields by name, the rest into `extra`.
+        let mut pid_changed = false;
         for (k, v) in f.iter() {
-            let known = matches!(
-                k,
-                "pid"
-                    | "freq"
-                    | "active"
-                    | "processed"
-                    | "loadavg"
-                    | "sw_ident"
-                    | "sw_ver"
-                    | "sw_sys"
-            );
-            if !known && k != "heartbeats" && k != "id" {
-                let v = strings.value(v, Keep::Plain);
-                match self.extra.iter_mut().find(|(key, _)| &**key == k) {
-                    Some(slot) => slot.1 = v,
-                    None => self.extra.push((strings.shared(k), v)),
+            let slot = match k {
+                "pid" => {
+                    pid_changed = true;
+                    &mut self.pid
                 }
-            }
+                "freq" => &mut self.freq,
+                "active" => &mut self.active,
+                "processed" => &mut self.processed,
+                "loadavg" => &mut self.loadavg,
+                "sw_ident" => &mut self.sw_ident,
+                "sw_ver" => &mut self.sw_ver,
+                "sw_sys" => &mut self.sw_sys,
+                "heartbeats" | "id" => continue, // the worker's own structure: never overwritten
+                _ => {
+                    let v = strings.value(v, Keep::Plain);
+                    match self.extra.iter_mut().find(|(key, _)| &**key == k) {
+                        Some(slot) => slot.1 = v,
+                        None => self.extra.push((strings.shared(k), v)),
+                    }
+                    continue;
+                }
+            };
+            *slot = strings.value(v, Keep::Shared);
+        }
+        if pid_changed {
+            self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
         }
     }
 
