@@ -46,6 +46,33 @@ pub struct Config {
     #[arg(long, env = "STALK_REPLAY_SPEED", default_value_t = 1.0)]
     pub replay_speed: f64,
 
+    /// Terminal monitor: print one line per event to stdout with the task's merged state
+    /// (`[time] TASK-SUCCEEDED proj.add (STATE=SUCCESS, UUID=...)`), alongside the server.
+    #[arg(long, env = "STALK_PRINT_EVENTS")]
+    pub print_events: bool,
+
+    /// With --print-events: also print each event and every field of its task.
+    #[arg(
+        long,
+        env = "STALK_VERBOSE",
+        requires = "print_events",
+        conflicts_with = "json"
+    )]
+    pub verbose: bool,
+
+    /// With --print-events: one JSON object per line (seq, received, event, merged task or
+    /// worker), for log pipelines.
+    #[arg(long, env = "STALK_JSON", requires = "print_events")]
+    pub json: bool,
+
+    /// Do not serve HTTP at all: only the terminal monitor (needs --print-events).
+    #[arg(long, env = "STALK_NO_SERVE", requires = "print_events")]
+    pub no_serve: bool,
+
+    /// With --print-events: show times in UTC instead of local time.
+    #[arg(long, env = "STALK_UTC")]
+    pub utc: bool,
+
     /// Require this token on /ws (?token= or Authorization: Bearer) and /metrics.
     #[arg(long, env = "STALK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod history;
 pub mod hub;
 pub mod metrics;
+pub mod printer;
 pub mod protocol;
 pub mod replay;
 pub mod server;

@@ -8,6 +8,7 @@ use stalk_relay::broker_url::BrokerUrl;
 use stalk_relay::config::Config;
 use stalk_relay::consumer::{self, ConsumerOptions};
 use stalk_relay::hub::Hub;
+use stalk_relay::printer::{Format, Printer, Zone};
 use stalk_relay::{replay, server};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -16,6 +17,8 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // Logs go to stderr: stdout belongs to --print-events.
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -61,6 +64,35 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => unreachable!("either a broker or a replay file"),
     };
 
+    let printer = config.print_events.then(|| {
+        let format = match (config.verbose, config.json) {
+            (true, _) => Format::Verbose,
+            (_, true) => Format::Json,
+            _ => Format::Line,
+        };
+        let zone = if config.utc {
+            Zone::Fixed(chrono::FixedOffset::east_opt(0).expect("UTC"))
+        } else {
+            Zone::Local
+        };
+        tokio::spawn(print_events(
+            hub.clone(),
+            Printer::new(format, zone, stalk_state::Limits::default()),
+            stop.clone(),
+        ))
+    });
+
+    if config.no_serve {
+        tracing::info!("terminal monitor only (--no-serve)");
+        shutdown_signal().await;
+        stop_tx.send_replace(true);
+        source.await.context("event source task panicked")?;
+        if let Some(p) = printer {
+            p.await.context("printer task panicked")?;
+        }
+        return Ok(());
+    }
+
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -73,7 +105,44 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("HTTP server failed")?;
     source.await.context("event source task panicked")?;
+    if let Some(p) = printer {
+        p.await.context("printer task panicked")?;
+    }
     Ok(())
+}
+
+/// The terminal monitor: reads the history like any client (so it never slows the consumer; if
+/// it falls out of the history it prints a GAP line) and writes one block of text per batch.
+async fn print_events(hub: Arc<Hub>, mut printer: Printer, mut stop: watch::Receiver<bool>) {
+    use std::io::Write;
+    let mut newest = hub.subscribe();
+    let mut last = 0;
+    loop {
+        let read = hub.history().read_after(last, 1000, 4 << 20);
+        let mut text = String::new();
+        if let Some((from, to)) = read.gap {
+            text.push_str(&printer.gap(from, to));
+        }
+        for entry in &read.entries {
+            text.push_str(&printer.event(entry.seq, entry.event.get().as_bytes(), entry.received));
+            last = entry.seq;
+        }
+        if !text.is_empty() {
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return; // stdout closed (e.g. piped into `head`): stop printing, keep relaying
+            }
+            continue;
+        }
+        tokio::select! {
+            r = newest.changed() => if r.is_err() { return },
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

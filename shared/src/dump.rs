@@ -35,7 +35,8 @@ fn n(num: Option<Num>) -> Json {
     num.map_or(Json::Null, |n| v(&n.into()))
 }
 
-fn task(state: &State, t: &Task) -> Json {
+/// One task as in the dump (`children` sorted, `worker` as its hostname).
+pub fn task(state: &State, t: &Task) -> Json {
     let i = &t.info;
     let m = &t.moments;
     let mut children: Vec<&str> = state
@@ -77,7 +78,8 @@ fn task(state: &State, t: &Task) -> Json {
     })
 }
 
-fn worker(w: &Worker, now: f64) -> Json {
+/// One worker as in the dump, liveness evaluated at `now`.
+pub fn worker(w: &Worker, now: f64) -> Json {
     json!({
         "hostname": &*w.hostname,
         "pid": v(&w.pid),
