@@ -50,6 +50,9 @@ impl Reducible for Ui {
     }
 }
 
+/// Frames queued before they are applied without waiting for an animation frame.
+const MAX_QUEUED_FRAMES: usize = 64;
+
 /// The model plus the frames received since the last animation frame.
 pub(crate) struct Store {
     /// The model; borrowed only briefly (render, apply), never across an `await`.
@@ -70,7 +73,16 @@ impl Store {
 
     /// Queues a frame; the queue is applied once, at the next animation frame.
     pub(crate) fn push(self: &Rc<Self>, text: String, ui: &UseReducerDispatcher<Ui>) {
-        self.pending.borrow_mut().push(text);
+        let queued = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(text);
+            pending.len()
+        };
+        if queued >= MAX_QUEUED_FRAMES {
+            // No animation frame for a while (a hidden tab gets none): apply now rather than
+            // let the queue grow without bound. The redraw still waits for a frame.
+            self.flush();
+        }
         if self.scheduled.replace(true) {
             return;
         }
