@@ -1,0 +1,269 @@
+//! Everything the browser holds, without IO: the State, the receiver's clock, where the stream
+//! stands (last seq, relay instance), the broker as last reported, the relay's clock offset and the
+//! task table's live query. The UI feeds it frames and reads it; it never touches the DOM or the
+//! network, so it is tested natively.
+
+use stalk_state::views::{Filter, LiveQuery, SortKey};
+use stalk_state::{Applied, Handle, Limits, Receiver, State, decode_event};
+
+use crate::protocol::{self, Broker, Frame};
+
+/// What a `hello` means for the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// Same relay (or first connection): carry on.
+    Continue,
+    /// The relay restarted (new `instance`) while we held events: the saved `since` was void and
+    /// the relay's history is a different numbering. Reset and reconnect without `since`.
+    Restarted,
+}
+
+/// The WebSocket as the indicator shows it (`data-state` of `data-testid="connection"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Opening, or waiting for `hello`.
+    Connecting,
+    /// `hello` received: live.
+    Open,
+    /// Closed; a reconnect is scheduled.
+    Closed,
+}
+
+impl ConnState {
+    /// The `data-state` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnState::Connecting => "connecting",
+            ConnState::Open => "open",
+            ConnState::Closed => "closed",
+        }
+    }
+}
+
+/// A hole announced by the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// First missing seq.
+    pub from: u64,
+    /// Last missing seq.
+    pub to: u64,
+}
+
+/// The browser's model of the cluster and of the stream.
+pub struct Model {
+    /// The exact Celery State.
+    pub state: State,
+    receiver: Receiver,
+    /// The task table: filtered, sorted, updated from each apply.
+    pub query: LiveQuery,
+    /// Highest seq applied (0: none).
+    pub last_seq: u64,
+    /// The relay process we are numbered against.
+    pub instance: Option<String>,
+    /// Broker as last reported.
+    pub broker: Broker,
+    /// Relay clock minus local clock, seconds (from `hello` / `status`).
+    pub clock_offset: f64,
+    /// Holes announced since the page loaded (most recent last; at most [`MAX_GAPS`]).
+    pub gaps: Vec<Gap>,
+    /// Frames or events that could not be read (bad JSON, undecodable events).
+    pub bad_input: u64,
+}
+
+/// Gaps remembered for display.
+pub const MAX_GAPS: usize = 8;
+
+impl Model {
+    /// An empty model with these State bounds.
+    pub fn new(limits: Limits) -> Model {
+        let state = State::new(limits);
+        let query = LiveQuery::new(&state, Filter::default(), SortKey::Timestamp, true);
+        Model {
+            state,
+            receiver: Receiver::new(),
+            query,
+            last_seq: 0,
+            instance: None,
+            broker: Broker::default(),
+            clock_offset: 0.0,
+            gaps: Vec::new(),
+            bad_input: 0,
+        }
+    }
+
+    /// Empties everything (keeps the bounds): for a full reload from the relay's history.
+    pub fn reset(&mut self) {
+        *self = Model::new(self.state.limits());
+    }
+
+    /// The `since` to resume with, if any event was applied.
+    pub fn since(&self) -> Option<u64> {
+        (self.last_seq > 0).then_some(self.last_seq)
+    }
+
+    /// The relay's clock now, from our clock `local_now` (unix seconds) and the measured offset:
+    /// worker liveness is judged against it, so a skewed local clock does not mark workers offline.
+    pub fn relay_now(&self, local_now: f64) -> f64 {
+        local_now + self.clock_offset
+    }
+
+    /// Reads a `hello` (the first frame of every connection). `local_now` is our clock.
+    pub fn hello(
+        &mut self,
+        instance: Option<&str>,
+        now: f64,
+        broker: Broker,
+        local_now: f64,
+    ) -> Resume {
+        self.clock_offset = now - local_now;
+        self.broker = broker;
+        let restarted =
+            self.last_seq > 0 && instance.is_some() && self.instance.as_deref() != instance;
+        self.instance = instance.map(str::to_owned);
+        if restarted {
+            Resume::Restarted
+        } else {
+            Resume::Continue
+        }
+    }
+
+    /// Applies one text frame (any kind but `hello`, which the connection handles through
+    /// [`Model::hello`]; a `hello` here only updates the clock and broker). Returns the number of
+    /// events applied.
+    pub fn frame(&mut self, text: &str, local_now: f64) -> usize {
+        let Ok(frame) = protocol::parse(text) else {
+            self.bad_input += 1;
+            return 0;
+        };
+        match frame {
+            Frame::Events { events } => {
+                let mut changed: Vec<Handle> = Vec::with_capacity(events.len());
+                let mut applied = 0;
+                for entry in events {
+                    if entry.seq <= self.last_seq {
+                        continue; // already applied (a resume overlapping what we hold)
+                    }
+                    self.last_seq = entry.seq;
+                    applied += 1;
+                    let Ok(mut event) = decode_event(entry.event.get().as_bytes()) else {
+                        self.bad_input += 1;
+                        self.state.count_rejected();
+                        continue;
+                    };
+                    self.receiver.normalise(&mut event, entry.received);
+                    match self.state.apply(&event) {
+                        Ok(Applied::Task {
+                            handle, evicted, ..
+                        }) => {
+                            changed.push(handle);
+                            changed.extend(evicted.map(|e| e.handle));
+                        }
+                        Ok(_) => {}
+                        Err(_) => self.bad_input += 1,
+                    }
+                }
+                self.query.update(&self.state, changed);
+                applied
+            }
+            Frame::Gap { from, to } => {
+                if self.gaps.len() == MAX_GAPS {
+                    self.gaps.remove(0);
+                }
+                self.gaps.push(Gap { from, to });
+                self.last_seq = self.last_seq.max(to);
+                0
+            }
+            Frame::Status { now, broker } | Frame::Hello { now, broker, .. } => {
+                self.clock_offset = now - local_now;
+                self.broker = broker;
+                0
+            }
+            Frame::Other => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stalk_state::TaskState;
+
+    fn events_frame(entries: &[(u64, &str)]) -> String {
+        let list: Vec<String> = entries
+            .iter()
+            .map(|(seq, ev)| format!(r#"{{"seq":{seq},"received":100.0,"event":{ev}}}"#))
+            .collect();
+        format!(r#"{{"kind":"events","events":[{}]}}"#, list.join(","))
+    }
+
+    const SENT: &str = r#"{"type":"task-sent","uuid":"t1","name":"app.add","hostname":"c","timestamp":99.0,"clock":1,"root_id":"t1"}"#;
+    const DONE: &str = r#"{"type":"task-succeeded","uuid":"t1","hostname":"w","timestamp":99.5,"clock":2,"result":"3","runtime":0.5}"#;
+
+    #[test]
+    fn events_are_applied_once_in_seq_order() {
+        let mut m = Model::new(Limits::default());
+        assert_eq!(m.frame(&events_frame(&[(1, SENT)]), 0.0), 1);
+        // A resume that overlaps: seq 1 again is skipped, seq 2 applied.
+        assert_eq!(m.frame(&events_frame(&[(1, SENT), (2, DONE)]), 0.0), 1);
+        assert_eq!(
+            (m.last_seq, m.since(), m.state.event_count()),
+            (2, Some(2), 2)
+        );
+        assert_eq!(m.state.task("t1").unwrap().state, TaskState::Success);
+        assert_eq!(m.query.len(), 1);
+    }
+
+    #[test]
+    fn bad_input_is_counted_not_fatal() {
+        let mut m = Model::new(Limits::default());
+        assert_eq!(m.frame("{nope", 0.0), 0);
+        let n = m.frame(&events_frame(&[(1, r#"{"no_type":1}"#), (2, SENT)]), 0.0);
+        assert_eq!((n, m.bad_input, m.state.task_len()), (2, 2, 1));
+    }
+
+    #[test]
+    fn evicted_tasks_leave_the_table() {
+        let mut m = Model::new(Limits {
+            max_tasks: 1,
+            max_workers: 1,
+        });
+        m.frame(&events_frame(&[(1, SENT)]), 0.0);
+        let other = SENT.replace("t1", "t2");
+        m.frame(&events_frame(&[(2, &other)]), 0.0);
+        assert_eq!(m.query.len(), 1);
+        let h = m.query.window(0, 10)[0];
+        assert_eq!(&*m.state.task_at(h).unwrap().uuid, "t2");
+    }
+
+    #[test]
+    fn hello_sets_clock_and_detects_a_restarted_relay() {
+        let mut m = Model::new(Limits::default());
+        let b = Broker::default();
+        assert_eq!(
+            m.hello(Some("a"), 1000.0, b.clone(), 990.0),
+            Resume::Continue
+        );
+        assert_eq!(m.relay_now(995.0), 1005.0);
+        m.frame(&events_frame(&[(1, SENT)]), 0.0);
+        assert_eq!(
+            m.hello(Some("a"), 1000.0, b.clone(), 1000.0),
+            Resume::Continue
+        );
+        assert_eq!(m.hello(Some("b"), 1000.0, b, 1000.0), Resume::Restarted);
+        m.reset();
+        assert_eq!((m.since(), m.state.task_len(), m.query.len()), (None, 0, 0));
+    }
+
+    #[test]
+    fn gaps_are_remembered_and_skipped() {
+        let mut m = Model::new(Limits::default());
+        m.frame(r#"{"kind":"gap","from":1,"to":5}"#, 0.0);
+        assert_eq!(
+            (m.gaps.clone(), m.last_seq),
+            (vec![Gap { from: 1, to: 5 }], 5)
+        );
+        let status = r#"{"kind":"status","now":50.0,"broker":{"state":"down","url":"u"}}"#;
+        m.frame(status, 40.0);
+        assert_eq!((m.clock_offset, m.broker.state.as_str()), (10.0, "down"));
+    }
+}

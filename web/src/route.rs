@@ -1,0 +1,113 @@
+//! Hash routes (`#/tasks`, `#/task/<uuid>`, ...): any static server can host the app, and every
+//! view is a link.
+
+/// A page of the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `#/tasks` (also the default).
+    Tasks,
+    /// `#/task/<uuid>`.
+    Task(String),
+    /// `#/tree/<uuid>`.
+    Tree(String),
+    /// `#/workers`.
+    Workers,
+    /// Anything else.
+    NotFound(String),
+}
+
+impl Route {
+    /// Reads `location.hash` (with or without the leading `#`). Ids are percent-decoded.
+    pub fn parse(hash: &str) -> Route {
+        let path = hash.trim_start_matches('#').trim_start_matches('/');
+        let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+        match (head, rest) {
+            ("" | "tasks", "") => Route::Tasks,
+            ("workers", "") => Route::Workers,
+            ("task", id) if !id.is_empty() => Route::Task(percent_decode(id)),
+            ("tree", id) if !id.is_empty() => Route::Tree(percent_decode(id)),
+            _ => Route::NotFound(hash.to_owned()),
+        }
+    }
+
+    /// The `href` of this route.
+    pub fn href(&self) -> String {
+        match self {
+            Route::Tasks => "#/tasks".to_owned(),
+            Route::Workers => "#/workers".to_owned(),
+            Route::Task(id) => format!("#/task/{}", encode(id)),
+            Route::Tree(id) => format!("#/tree/{}", encode(id)),
+            Route::NotFound(h) => h.clone(),
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (task ids are usually uuids, but any
+/// string can be one).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; malformed escapes stay as they are; invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse() {
+        let cases = [
+            ("", Route::Tasks),
+            ("#/", Route::Tasks),
+            ("#/tasks", Route::Tasks),
+            ("#/workers", Route::Workers),
+            ("#/task/abc-1", Route::Task("abc-1".into())),
+            ("#/tree/abc", Route::Tree("abc".into())),
+            ("#/task/a%20b%2Fc", Route::Task("a b/c".into())),
+            ("#/task/", Route::NotFound("#/task/".into())),
+            ("#/nope", Route::NotFound("#/nope".into())),
+            ("#/task/%zz", Route::Task("%zz".into())),
+            ("#/task/%4", Route::Task("%4".into())),
+        ];
+        for (hash, want) in cases {
+            assert_eq!(Route::parse(hash), want, "{hash}");
+        }
+    }
+
+    #[test]
+    fn hrefs_round_trip() {
+        for id in ["6f1c-22", "a b/c", "<script>", "ü"] {
+            for r in [Route::Task(id.into()), Route::Tree(id.into())] {
+                assert_eq!(Route::parse(&r.href()), r);
+            }
+        }
+        assert_eq!(Route::parse(&Route::Workers.href()), Route::Workers);
+    }
+}

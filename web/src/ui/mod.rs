@@ -1,0 +1,25 @@
+//! The Yew components (wasm32 only). They read the [`crate::model::Model`] through a context and
+//! lay out what [`crate::vm`] computed; all event strings go into text nodes, never HTML.
+
+mod app;
+mod connection;
+mod indicator;
+mod nav;
+mod store;
+mod task;
+mod tasks;
+mod tree;
+mod workers;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Entry point, run by the generated JS's `init()`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    yew::Renderer::<app::App>::new().render();
+}
+
+/// Our clock, unix seconds.
+fn now_secs() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
