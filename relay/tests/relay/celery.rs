@@ -132,16 +132,12 @@ async fn real_celery_worker_events_reach_each_client_exactly_once() -> Result<()
         control: unique("stalk-test-ctl"),
         queue: unique("stalk-test-tasks"),
     };
+    // the recorder's queue is bound before the worker can publish anything
+    let recorder = Recorder::start(&app.exchange).await?;
     let node = unique("stalk-test").replace('.', "-");
-    let mut worker = Worker::start(&python, &names, &format!("{node}@localhost")).await?;
-    let result = scenario(
-        &app,
-        &python,
-        &names,
-        &mut worker,
-        &format!("{node}@localhost"),
-    )
-    .await;
+    let hostname = format!("{node}@localhost");
+    let mut worker = Worker::start(&python, &names, &hostname).await?;
+    let result = scenario(&app, recorder, &python, &names, &mut worker, &hostname).await;
     match result {
         Ok(()) => app.cleanup().await,
         Err(e) => Err(e.context(format!(
@@ -154,12 +150,12 @@ async fn real_celery_worker_events_reach_each_client_exactly_once() -> Result<()
 
 async fn scenario(
     app: &TestApp,
+    recorder: Recorder,
     python: &Path,
     names: &Names,
     worker: &mut Worker,
     hostname: &str,
 ) -> Result<()> {
-    let recorder = Recorder::start(&app.exchange).await?;
     let mut clients = [app.ws("").await?, app.ws("").await?];
     for c in &mut clients {
         assert_eq!(c.data_frame().await?["kind"], "hello");
