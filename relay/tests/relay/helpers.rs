@@ -1,5 +1,9 @@
 //! `spawn_app()` and typed helpers: a relay on port 0 with a unique exchange, a publisher, WebSocket
 //! and plain HTTP clients. Readiness is the hub reporting `connected`, never a sleep.
+//!
+//! The broker is shared by every test of the binary, and the fault tests stop it: tests that use it
+//! hold [`BROKER_LOCK`] shared (a relay from [`spawn_app`] does so by default), fault tests hold it
+//! exclusively ([`exclusive_broker`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +22,8 @@ use stalk_relay::protocol::BrokerState;
 use stalk_relay::server::{self, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -26,6 +31,19 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Shared by tests that use the broker, exclusive for tests that stop it.
+static BROKER_LOCK: RwLock<()> = RwLock::const_new(());
+
+/// Holds the broker for a test that uses it (others may too, but none may stop it meanwhile).
+pub async fn shared_broker() -> RwLockReadGuard<'static, ()> {
+    BROKER_LOCK.read().await
+}
+
+/// Holds the broker alone, for a test that stops it.
+pub async fn exclusive_broker() -> RwLockWriteGuard<'static, ()> {
+    BROKER_LOCK.write().await
+}
 
 /// Knobs of a test relay.
 pub struct AppOpts {
@@ -37,6 +55,10 @@ pub struct AppOpts {
     pub broker: String,
     /// Wait for the broker connection before returning.
     pub wait_connected: bool,
+    /// Hold the broker lock shared for the app's life (`false` when the test holds it itself).
+    pub shares_broker: bool,
+    /// Server options (the token above overrides theirs).
+    pub server: ServerOptions,
 }
 
 impl Default for AppOpts {
@@ -48,6 +70,8 @@ impl Default for AppOpts {
             real_exchange: false,
             broker: BROKER.into(),
             wait_connected: true,
+            shares_broker: true,
+            server: ServerOptions::default(),
         }
     }
 }
@@ -56,8 +80,11 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
     pub exchange: String,
+    /// The consumer task: it must never end by itself, whatever the broker does.
+    pub consumer: JoinHandle<()>,
     stop: watch::Sender<bool>,
     publisher: Option<(Connection, lapin::Channel)>,
+    _broker: Option<RwLockReadGuard<'static, ()>>,
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -65,6 +92,10 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
+    let broker_guard = match opts.shares_broker {
+        true => Some(shared_broker().await),
+        false => None,
+    };
     let url: stalk_relay::broker_url::BrokerUrl = opts.broker.parse()?;
     let exchange = if opts.real_exchange {
         consumer::EXCHANGE.to_owned()
@@ -81,12 +112,12 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
         exchange: exchange.clone(),
         ..ConsumerOptions::new(url)
     };
-    tokio::spawn(consumer::run(hub.clone(), copts, stopped.clone()));
+    let consumer = tokio::spawn(consumer::run(hub.clone(), copts, stopped.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let options = ServerOptions {
         token: opts.token,
-        ..ServerOptions::default()
+        ..opts.server
     };
     let mut shutdown = stopped;
     tokio::spawn(server::run(listener, hub.clone(), options, async move {
@@ -96,15 +127,26 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
         addr,
         hub,
         exchange,
+        consumer,
         stop,
         publisher: None,
+        _broker: broker_guard,
     };
     if opts.wait_connected {
-        let mut state = app.hub.broker_watch();
-        tokio::time::timeout(WAIT, state.wait_for(|b| b.state == BrokerState::Connected))
+        app.wait_broker(BrokerState::Connected)
             .await
-            .context("relay never connected to RabbitMQ (is it running on 127.0.0.1:5672?)")??;
-        let conn = Connection::connect(BROKER, ConnectionProperties::default()).await?;
+            .context("relay never connected to RabbitMQ (is it running on 127.0.0.1:5672?)")?;
+        app.connect_publisher().await?;
+    }
+    Ok(app)
+}
+
+impl TestApp {
+    /// (Re)connects the test's publisher and declares the exchange (as Celery does).
+    pub async fn connect_publisher(&mut self) -> Result<()> {
+        let conn = Connection::connect(BROKER, ConnectionProperties::default())
+            .await
+            .context("publisher connection")?;
         let channel = conn.create_channel().await?;
         let durable = ExchangeDeclareOptions {
             durable: true,
@@ -112,18 +154,25 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
         };
         channel
             .exchange_declare(
-                app.exchange.as_str().into(),
+                self.exchange.as_str().into(),
                 ExchangeKind::Topic,
                 durable,
                 FieldTable::default(),
             )
             .await?;
-        app.publisher = Some((conn, channel));
+        self.publisher = Some((conn, channel));
+        Ok(())
     }
-    Ok(app)
-}
 
-impl TestApp {
+    /// Waits until the relay reports this broker state.
+    pub async fn wait_broker(&self, state: BrokerState) -> Result<()> {
+        let mut rx = self.hub.broker_watch();
+        tokio::time::timeout(WAIT, rx.wait_for(|b| b.state == state))
+            .await
+            .with_context(|| format!("relay never reported the broker {state:?}"))??;
+        Ok(())
+    }
+
     /// Publishes one body like a Celery worker (transient, `hostname` header).
     pub async fn publish(&self, routing_key: &str, content_type: &str, body: &[u8]) -> Result<()> {
         let (_, channel) = self.publisher.as_ref().context("no publisher")?;
@@ -194,6 +243,19 @@ impl TestApp {
             }
             Err(e) => Err(WsError::Other(e)),
         }
+    }
+
+    /// A client whose socket has a tiny receive buffer, so that not reading soon blocks the relay's
+    /// writes to it (the relay's send buffer still absorbs a few MB).
+    pub async fn ws_small_buffer(&self) -> Result<WsClient> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(4096)?;
+        let stream = socket.connect(self.addr).await?;
+        let url = format!("ws://{}/ws", self.addr);
+        let (ws, _) =
+            tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+                .await?;
+        Ok(WsClient { ws, last_seq: None })
     }
 
     /// A plain HTTP/1.1 GET; returns status and body.
@@ -342,6 +404,37 @@ impl WsClient {
         }
         anyhow::ensure!(out.len() == n);
         Ok(out)
+    }
+
+    /// Reads `status` frames until one shows a broker state that `wanted` accepts; returns it.
+    /// Any other frame fails.
+    pub async fn wait_status(&mut self, wanted: impl Fn(&str) -> bool) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no such status in {WAIT:?}"
+            );
+            let f = self.frame().await?;
+            anyhow::ensure!(f["kind"] == "status", "unexpected frame {f}");
+            if wanted(f["broker"]["state"].as_str().unwrap_or("")) {
+                return Ok(f);
+            }
+        }
+    }
+
+    /// The next message as it comes: `Ok(None)` when the connection ended (closed or reset).
+    pub async fn raw_frame(&mut self) -> Result<Option<Value>> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .context("no frame in time")?;
+            match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(t.as_str())?)),
+                Some(Ok(_)) => {}
+            }
+        }
     }
 
     pub fn set_last_seq(&mut self, seq: u64) {

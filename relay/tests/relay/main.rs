@@ -7,6 +7,10 @@
 )]
 #![allow(missing_docs, reason = "test code")]
 mod broker;
+mod celery;
+mod faults;
 mod helpers;
+mod recorder;
 mod replay;
 mod security;
+mod slow;
