@@ -127,6 +127,31 @@ impl Counts {
             bump(&mut self.by_worker, worker, delta);
         }
     }
+
+    /// Moves one task from `old` to `new`, touching only the counts whose key changed (most events
+    /// change the state alone).
+    fn change(&mut self, old: &TaskKey, new: &TaskKey) {
+        if old.state != new.state {
+            bump(&mut self.by_state, &old.state, -1);
+            bump(&mut self.by_state, &new.state, 1);
+        }
+        if old.name != new.name {
+            if let Some(name) = &old.name {
+                bump(&mut self.by_name, name, -1);
+            }
+            if let Some(name) = &new.name {
+                bump(&mut self.by_name, name, 1);
+            }
+        }
+        if old.worker != new.worker {
+            if let Some(worker) = &old.worker {
+                bump(&mut self.by_worker, worker, -1);
+            }
+            if let Some(worker) = &new.worker {
+                bump(&mut self.by_worker, worker, 1);
+            }
+        }
+    }
 }
 
 fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut FxHashMap<K, usize>, key: &K, delta: isize) {
@@ -166,6 +191,8 @@ struct TaskStore<'s> {
     strings: &'s mut Strings,
     root: Option<Arc<str>>,
     parent: Option<Arc<str>>,
+    /// Long strings are packed only into tasks that are final (see `Task::pack_long_fields`).
+    pack: bool,
 }
 
 impl task::Store for TaskStore<'_> {
@@ -186,11 +213,15 @@ impl task::Store for TaskStore<'_> {
             }
             _ => Keep::Plain,
         };
-        self.strings.value(v, keep)
+        self.strings.value(v, keep, self.pack)
     }
 
     fn key(&mut self, key: &str) -> Arc<str> {
         self.strings.shared(key)
+    }
+
+    fn packing(&mut self, on: bool) {
+        self.pack = on;
     }
 }
 
@@ -435,11 +466,16 @@ impl State {
             root: self.known_id(ev.fields.root_id.as_ref()),
             parent: self.known_id(ev.fields.parent_id.as_ref()),
             strings: &mut self.strings,
+            pack: false,
         };
         let slot = self.tasks.get_mut(handle).expect("task handle is live");
         let before = TaskKey::of(&slot.task);
         slot.task
             .apply(subject, timestamp, clock, &ev.fields, &mut store);
+        if slot.task.state.is_ready() && !before.state.is_ready() {
+            // Compress long strings once, when the task is final, rather than at every retry.
+            slot.task.pack_long_fields();
+        }
         self.reindex(handle, before);
 
         // 6. task types and the creation-time indexes.
@@ -504,8 +540,7 @@ impl State {
         if new == old {
             return;
         }
-        self.counts.add(&old, -1);
-        self.counts.add(&new, 1);
+        self.counts.change(&old, &new);
         if old.root != new.root {
             if let Some(r) = &old.root {
                 remove_from(&mut self.by_root, r, h);

@@ -51,19 +51,16 @@ impl Strings {
         }
     }
 
-    /// A stored value.
-    pub(crate) fn value(&mut self, v: &JsonRef<'_>, keep: Keep) -> Value {
+    /// A stored value. With `pack`, long plain strings are stored compressed when that pays.
+    pub(crate) fn value(&mut self, v: &JsonRef<'_>, keep: Keep, pack: bool) -> Value {
+        let long = |s: &str| pack && keep == Keep::Plain && s.len() >= PACK_MIN;
         match v {
             JsonRef::Null => Value::Null,
             JsonRef::Bool(b) => Value::Bool(*b),
             JsonRef::Int(i) => Value::Int(*i),
             JsonRef::Float(f) => Value::Float(*f),
-            JsonRef::Str(s) if keep == Keep::Plain && s.len() >= PACK_MIN => {
-                Value::packed_or_plain(s)
-            }
-            JsonRef::Escaped(s) if keep == Keep::Plain && s.len() >= PACK_MIN => {
-                Value::packed_or_plain(s)
-            }
+            JsonRef::Str(s) if long(s) => Value::packed_or_plain(s),
+            JsonRef::Escaped(s) if long(s) => Value::packed_or_plain(s),
             JsonRef::Str(s) => Value::Str(self.string(s, keep)),
             JsonRef::Escaped(s) => Value::Str(self.string(s, keep)),
             JsonRef::Json(j) => Value::Json(Arc::from(*j)),

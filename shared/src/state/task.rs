@@ -14,6 +14,8 @@ pub(crate) trait Store {
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
     /// The stored form of a key of `extra`.
     fn key(&mut self, key: &str) -> Arc<str>;
+    /// Whether long strings are packed as they are stored (on for tasks that are final).
+    fn packing(&mut self, on: bool);
 }
 
 /// A task's state. Known states carry their precedence; any other string is a custom state
@@ -387,6 +389,32 @@ impl Task {
         }
     }
 
+    /// Compresses the long strings of a task that became final (see `strings::PACK_MIN`): they
+    /// are read only when the task is opened.
+    pub(crate) fn pack_long_fields(&mut self) {
+        let pack = |v: &mut Value| {
+            if let Value::Str(s) = v
+                && s.len() >= super::strings::PACK_MIN
+            {
+                *v = Value::packed_or_plain(s);
+            }
+        };
+        let i = &mut self.info;
+        for v in [&mut i.args, &mut i.kwargs, &mut i.result] {
+            pack(v);
+        }
+        if let Some(r) = &mut i.rare {
+            for v in [
+                &mut r.exception,
+                &mut r.traceback,
+                &mut r.eta,
+                &mut r.expires,
+            ] {
+                pack(v);
+            }
+        }
+    }
+
     /// Timestamp of the event that last set the state (or of a late event, as Python does).
     pub fn timestamp(&self) -> Option<Num> {
         self.moments.slot(TIMESTAMP)
@@ -434,6 +462,11 @@ impl Task {
         let happened_before = new != TaskState::Retry
             && self.state != TaskState::Retry
             && new.precedence() > self.state.precedence();
+        store.packing(if happened_before {
+            self.state.is_ready()
+        } else {
+            new.is_ready()
+        });
         if happened_before {
             if new == TaskState::Received {
                 // The RECEIVED merge rule: only these fields are taken from a late task-received.

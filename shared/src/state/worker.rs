@@ -117,7 +117,7 @@ impl Worker {
                 "sw_sys" => &mut self.sw_sys,
                 "heartbeats" | "id" => continue, // the worker's own structure: never overwritten
                 _ => {
-                    let v = strings.value(v, Keep::Plain);
+                    let v = strings.value(v, Keep::Plain, false);
                     match self.extra.iter_mut().find(|(key, _)| &**key == k) {
                         Some(slot) => slot.1 = v,
                         None => self.extra.push((strings.shared(k), v)),
@@ -125,7 +125,7 @@ impl Worker {
                     continue;
                 }
             };
-            *slot = strings.value(v, Keep::Shared);
+            *slot = strings.value(v, Keep::Shared, false);
         }
         if pid_changed {
             self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
