@@ -474,7 +474,7 @@ impl State {
             .apply(subject, timestamp, clock, &ev.fields, &mut store);
         if slot.task.state.is_ready() && !before.state.is_ready() {
             // Compress long strings once, when the task is final, rather than at every retry.
-            slot.task.pack_long_fields();
+            slot.task.pack_long_fields(&mut self.strings);
         }
         self.reindex(handle, before);
 

@@ -391,12 +391,12 @@ impl Task {
 
     /// Compresses the long strings of a task that became final (see `strings::PACK_MIN`): they
     /// are read only when the task is opened.
-    pub(crate) fn pack_long_fields(&mut self) {
-        let pack = |v: &mut Value| {
+    pub(crate) fn pack_long_fields(&mut self, strings: &mut super::strings::Strings) {
+        let mut pack = |v: &mut Value| {
             if let Value::Str(s) = v
                 && s.len() >= super::strings::PACK_MIN
             {
-                *v = Value::packed_or_plain(s);
+                *v = strings.pack(s);
             }
         };
         let i = &mut self.info;
