@@ -250,15 +250,25 @@ impl<'a> Reader<'a> {
     fn number(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i;
         let b = self.b;
-        let digits = |i: &mut usize| {
+        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
+        // second pass: integers of up to 18 digits, and decimals whose digits fit 2^53 (Clinger's
+        // fast path: one exact division, correctly rounded). Anything else goes to `str::parse`.
+        let mut mantissa: u64 = 0;
+        let mut count = 0usize;
+        let mut digits = |i: &mut usize| {
             let s = *i;
-            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            while let Some(&c) = b.get(*i).filter(|c| c.is_ascii_digit()) {
+                if count < 19 {
+                    mantissa = mantissa * 10 + u64::from(c - b'0');
+                }
+                count += 1;
                 *i += 1;
             }
             *i - s
         };
         let mut i = self.i;
-        if b[i] == b'-' {
+        let negative = b[i] == b'-';
+        if negative {
             i += 1;
         }
         match b.get(i) {
@@ -274,23 +284,34 @@ impl<'a> Reader<'a> {
             }
         }
         let mut float = false;
+        let mut fraction = 0;
         if b.get(i) == Some(&b'.') {
             i += 1;
             float = true;
-            if digits(&mut i) == 0 {
+            fraction = digits(&mut i);
+            if fraction == 0 {
                 return Err(SyntaxError {
                     what: "invalid number",
                     at: i,
                 });
             }
         }
+        let mut exponent = false;
         if matches!(b.get(i), Some(b'e' | b'E')) {
             i += 1;
             float = true;
+            exponent = true;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            if digits(&mut i) == 0 {
+            let skip = |i: &mut usize| {
+                let s = *i;
+                while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                    *i += 1;
+                }
+                *i - s
+            };
+            if skip(&mut i) == 0 {
                 return Err(SyntaxError {
                     what: "invalid number",
                     at: i,
@@ -298,6 +319,18 @@ impl<'a> Reader<'a> {
             }
         }
         self.i = i;
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        if !float && count <= 18 {
+            let n = mantissa as i64;
+            return Ok(JsonRef::Int(if negative { -n } else { n }));
+        }
+        if float && !exponent && count <= 19 && mantissa <= 1 << 53 && fraction < POW10.len() {
+            let v = mantissa as f64 / POW10[fraction];
+            return Ok(JsonRef::Float(if negative { -v } else { v }));
+        }
         let text = &self.s[start..i];
         if !float && let Ok(n) = text.parse::<i64>() {
             return Ok(JsonRef::Int(n));
