@@ -213,6 +213,8 @@ pub(crate) struct Published {
     pub(crate) messages: u64,
     /// Events in them (`bench_id` 0..events).
     pub(crate) events: u64,
+    /// Events whose type starts with `task-` (the rest are heartbeats).
+    pub(crate) task_events: u64,
     /// Body bytes.
     pub(crate) bytes: u64,
     /// Seconds from the first publish to the last confirm.
@@ -302,6 +304,9 @@ impl Publisher {
                 self.publish(&m).await?;
                 out.messages += 1;
                 out.events += m.events;
+                if m.routing_key != "worker.heartbeat" {
+                    out.task_events += m.events;
+                }
                 out.bytes += m.body.len() as u64;
             }
         }
