@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::generator::{Publisher, Published, Synth, unix_now};
+use crate::generator::{Published, Publisher, Synth, unix_now};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -216,9 +216,7 @@ async fn connect_ready(port: u16, deadline: Instant) -> Result<Ws> {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        while let Ok(Some(Ok(msg))) =
-            tokio::time::timeout_at(deadline.into(), ws.next()).await
-        {
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline.into(), ws.next()).await {
             if let WsMessage::Text(text) = msg
                 && let Ok(frame) = serde_json::from_str::<Frame>(text.as_str())
                 && frame.broker.is_some_and(|b| b.state == "connected")
@@ -290,7 +288,12 @@ async fn start_relay(opts: &RunOpts, exchange: &str) -> Result<Relay> {
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("start {} (cargo build --release -p stalk-relay)", bin.display()))?;
+        .with_context(|| {
+            format!(
+                "start {} (cargo build --release -p stalk-relay)",
+                bin.display()
+            )
+        })?;
     let pid = child.id().context("relay pid")?;
     Ok(Relay { child, pid, port })
 }
@@ -428,7 +431,9 @@ pub(crate) async fn run(opts: &RunOpts) -> Result<Report> {
                 let mut tick = tokio::time::interval(every);
                 loop {
                     tick.tick().await;
-                    let Some(rss) = vm_mib(pid, "VmRSS:") else { break };
+                    let Some(rss) = vm_mib(pid, "VmRSS:") else {
+                        break;
+                    };
                     let t = started.elapsed().as_secs_f64();
                     eprintln!("  t={t:6.1}s relay RSS {rss:7.1} MiB");
                     samples.lock().unwrap().push((t, rss));
@@ -526,8 +531,7 @@ fn summary(r: &Report) -> String {
         r.latency.p50_ms,
         r.latency.p99_ms,
         r.latency.max_ms,
-        r.relay_cpu_pct
-            .map_or("-".into(), |c| format!("{c:.0}%")),
+        r.relay_cpu_pct.map_or("-".into(), |c| format!("{c:.0}%")),
         r.relay_peak_rss_mib
             .map_or("-".into(), |m| format!("{m:.1} MiB")),
         if r.kept_up { "KEPT UP" } else { "FELL BEHIND" },

@@ -287,7 +287,12 @@ impl Publisher {
 
     /// Publishes `rate` events per second for `duration` (paced every 2 ms), then waits for every
     /// confirm.
-    pub(crate) async fn run(&self, synth: &mut Synth, rate: f64, duration: Duration) -> Result<Published> {
+    pub(crate) async fn run(
+        &self,
+        synth: &mut Synth,
+        rate: f64,
+        duration: Duration,
+    ) -> Result<Published> {
         let mut out = Published::default();
         let start = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(2));

@@ -41,11 +41,20 @@ fn bare_consumer_gets_everything() {
 fn relay_clients_get_everything() {
     let relay = Path::new(env!("CARGO_BIN_EXE_stalk-bench")).with_file_name("stalk-relay");
     if !relay.exists() {
-        eprintln!("skipped: {} not built (cargo build -p stalk-relay)", relay.display());
+        eprintln!(
+            "skipped: {} not built (cargo build -p stalk-relay)",
+            relay.display()
+        );
         return;
     }
     let report = run(&["--clients", "2"]);
     assert_zero_loss(&report);
-    assert!(report["latency"]["p99_ms"].as_f64().unwrap() < 1000.0, "{report}");
-    assert!(report["relay_peak_rss_mib"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["latency"]["p99_ms"].as_f64().unwrap() < 1000.0,
+        "{report}"
+    );
+    assert!(
+        report["relay_peak_rss_mib"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
 }
