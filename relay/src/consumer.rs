@@ -151,6 +151,23 @@ fn queue_arguments(opts: &ConsumerOptions) -> FieldTable {
     args
 }
 
+/// Declares Celery's event exchange exactly as Celery does (topic, durable, not auto-delete, no
+/// arguments), so the relay and Celery agree whoever declares it first.
+pub async fn declare_exchange(channel: &lapin::Channel, name: &str) -> lapin::Result<()> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .exchange_declare(
+            name.into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+}
+
 /// One connection's life: connect, declare, consume until an error.
 async fn consume(
     hub: &SharedHub,
@@ -177,18 +194,7 @@ async fn consume(
         }
     };
     let channel = conn.create_channel().await?;
-    let durable = ExchangeDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .exchange_declare(
-            opts.exchange.as_str().into(),
-            ExchangeKind::Topic,
-            durable,
-            FieldTable::default(),
-        )
-        .await?;
+    declare_exchange(&channel, &opts.exchange).await?;
     let named = opts.queue.is_some();
     let qopts = QueueDeclareOptions {
         durable: named,

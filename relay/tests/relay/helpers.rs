@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
-use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions, ExchangeDeleteOptions};
+use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions};
 use lapin::types::{FieldTable, ShortString};
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 use stalk_relay::consumer::{self, ConsumerOptions};
 use stalk_relay::history::Limits;
@@ -148,18 +148,7 @@ impl TestApp {
             .await
             .context("publisher connection")?;
         let channel = conn.create_channel().await?;
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .exchange_declare(
-                self.exchange.as_str().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
+        consumer::declare_exchange(&channel, &self.exchange).await?;
         self.publisher = Some((conn, channel));
         Ok(())
     }
