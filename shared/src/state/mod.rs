@@ -434,6 +434,9 @@ impl State {
             }
         };
 
+        // The keys the counts and indexes hold for this task, before this event changes any.
+        let before = TaskKey::of(&self.slot(handle).task);
+
         // 2. client or worker, and the worker's heartbeat from the task event.
         let origin = if *subject == TaskSubject::Sent {
             self.slot_mut(handle).task.client = Some(hostname.clone());
@@ -469,7 +472,6 @@ impl State {
             pack: false,
         };
         let slot = self.tasks.get_mut(handle).expect("task handle is live");
-        let before = TaskKey::of(&slot.task);
         slot.task
             .apply(subject, timestamp, clock, &ev.fields, &mut store);
         if slot.task.state.is_ready() && !before.state.is_ready() {
