@@ -4,9 +4,11 @@
 //! network, so it is tested natively.
 
 use stalk_state::views::{Filter, LiveQuery, SortKey};
-use stalk_state::{Applied, Handle, Limits, Receiver, State, decode_event};
+use stalk_state::{Applied, Handle, Limits, Receiver, State, TaskState, decode_event};
 
+use crate::events::EventLog;
 use crate::protocol::{self, Broker, Frame};
+use crate::rates::Rates;
 
 /// What a `hello` means for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,17 +70,35 @@ pub struct Model {
     pub gaps: Vec<Gap>,
     /// Frames or events that could not be read (bad JSON, undecodable events).
     pub bad_input: u64,
+    /// The newest events, one row each, for `#/events`.
+    pub events: EventLog,
+    /// Failed tasks, newest first (the dashboard's recent failures).
+    pub failures: LiveQuery,
+    /// Events and new tasks per second, for the dashboard.
+    pub rates: Rates,
 }
 
 /// Gaps remembered for display.
 pub const MAX_GAPS: usize = 8;
 
+/// The filter of the recent-failures list.
+fn failed() -> Filter {
+    Filter {
+        states: vec![TaskState::Failure],
+        ..Filter::default()
+    }
+}
+
 impl Model {
-    /// An empty model with these State bounds.
-    pub fn new(limits: Limits) -> Model {
+    /// An empty model with these State bounds, keeping the newest `event_rows` events for the
+    /// event log.
+    pub fn new(limits: Limits, event_rows: usize) -> Model {
         let state = State::new(limits);
         let query = LiveQuery::new(&state, Filter::default(), SortKey::Timestamp, true);
+        let failures = LiveQuery::new(&state, failed(), SortKey::Timestamp, true);
         Model {
+            failures,
+            rates: Rates::default(),
             state,
             receiver: Receiver::new(),
             query,
@@ -88,12 +108,23 @@ impl Model {
             clock_offset: 0.0,
             gaps: Vec::new(),
             bad_input: 0,
+            events: EventLog::new(event_rows),
         }
     }
 
-    /// Empties everything (keeps the bounds): for a full reload from the relay's history.
+    /// Empties everything (keeps the bounds and the table's filter and order): for a full reload
+    /// from the relay's history.
     pub fn reset(&mut self) {
-        *self = Model::new(self.state.limits());
+        let (key, descending) = self.query.sort();
+        let filter = self.query.filter().clone();
+        let mut fresh = Model::new(self.state.limits(), self.events.capacity());
+        fresh.set_query(filter, key, descending);
+        *self = fresh;
+    }
+
+    /// Changes the task table's filter and order (one pass over the tasks in memory).
+    pub fn set_query(&mut self, filter: Filter, key: SortKey, descending: bool) {
+        self.query = LiveQuery::new(&self.state, filter, key, descending);
     }
 
     /// The `since` to resume with, if any event was applied.
@@ -138,31 +169,50 @@ impl Model {
         match frame {
             Frame::Events { events } => {
                 let mut changed: Vec<Handle> = Vec::with_capacity(events.len());
-                let mut applied = 0;
+                let (mut applied, mut created_tasks) = (0, 0);
                 for entry in events {
                     if entry.seq <= self.last_seq {
                         continue; // already applied (a resume overlapping what we hold)
                     }
                     self.last_seq = entry.seq;
                     applied += 1;
-                    let Ok(mut event) = decode_event(entry.event.get().as_bytes()) else {
-                        self.bad_input += 1;
-                        self.state.count_rejected();
-                        continue;
+                    let raw = entry.event.get();
+                    let mut event = match decode_event(raw.as_bytes()) {
+                        Ok(event) => event,
+                        Err(e) => {
+                            self.bad_input += 1;
+                            self.state.count_rejected();
+                            self.events
+                                .invalid(entry.seq, e.reason(), &e.to_string(), raw);
+                            continue;
+                        }
                     };
                     self.receiver.normalise(&mut event, entry.received);
                     match self.state.apply(&event) {
-                        Ok(Applied::Task {
-                            handle, evicted, ..
-                        }) => {
-                            changed.push(handle);
-                            changed.extend(evicted.map(|e| e.handle));
+                        Ok(applied) => {
+                            if let Applied::Task {
+                                handle,
+                                evicted,
+                                created,
+                            } = &applied
+                            {
+                                created_tasks += u32::from(*created);
+                                changed.push(*handle);
+                                changed.extend(evicted.as_ref().map(|e| e.handle));
+                            }
+                            self.events
+                                .applied(entry.seq, &event, &applied, &self.state);
                         }
-                        Ok(_) => {}
-                        Err(_) => self.bad_input += 1,
+                        Err(e) => {
+                            self.bad_input += 1;
+                            self.events
+                                .invalid(entry.seq, "missing_field", &e.to_string(), raw);
+                        }
                     }
                 }
-                self.query.update(&self.state, changed);
+                self.query.update(&self.state, changed.iter().copied());
+                self.failures.update(&self.state, changed);
+                self.rates.record(local_now, applied as u32, created_tasks);
                 applied
             }
             Frame::Gap { from, to } => {
@@ -201,7 +251,7 @@ mod tests {
 
     #[test]
     fn events_are_applied_once_in_seq_order() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         assert_eq!(m.frame(&events_frame(&[(1, SENT)]), 0.0), 1);
         // A resume that overlaps: seq 1 again is skipped, seq 2 applied.
         assert_eq!(m.frame(&events_frame(&[(1, SENT), (2, DONE)]), 0.0), 1);
@@ -215,7 +265,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_counted_not_fatal() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         assert_eq!(m.frame("{nope", 0.0), 0);
         let n = m.frame(&events_frame(&[(1, r#"{"no_type":1}"#), (2, SENT)]), 0.0);
         assert_eq!((n, m.bad_input, m.state.task_len()), (2, 2, 1));
@@ -223,10 +273,13 @@ mod tests {
 
     #[test]
     fn evicted_tasks_leave_the_table() {
-        let mut m = Model::new(Limits {
-            max_tasks: 1,
-            max_workers: 1,
-        });
+        let mut m = Model::new(
+            Limits {
+                max_tasks: 1,
+                max_workers: 1,
+            },
+            100,
+        );
         m.frame(&events_frame(&[(1, SENT)]), 0.0);
         let other = SENT.replace("t1", "t2");
         m.frame(&events_frame(&[(2, &other)]), 0.0);
@@ -237,7 +290,7 @@ mod tests {
 
     #[test]
     fn hello_sets_clock_and_detects_a_restarted_relay() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         let b = Broker::default();
         assert_eq!(
             m.hello(Some("a"), 1000.0, b.clone(), 990.0),
@@ -256,7 +309,7 @@ mod tests {
 
     #[test]
     fn gaps_are_remembered_and_skipped() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         m.frame(r#"{"kind":"gap","from":1,"to":5}"#, 0.0);
         assert_eq!(
             (m.gaps.clone(), m.last_seq),

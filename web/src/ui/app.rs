@@ -6,15 +6,19 @@ use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 
 use super::connection;
+use super::dashboard::Dashboard;
+use super::events::Events;
+use super::keys;
 use super::nav::Nav;
+use super::settings::{self, SettingsPage};
 use super::store::{Ctx, Store, Ui};
 use super::task::TaskPage;
 use super::tasks::Tasks;
 use super::tree::TreePage;
+use super::worker::WorkerPage;
 use super::workers::Workers;
 use crate::model::Model;
 use crate::route::Route;
-use stalk_state::Limits;
 
 fn current_route() -> Route {
     let hash = web_sys::window()
@@ -26,7 +30,10 @@ fn current_route() -> Route {
 /// The app.
 #[component]
 pub(crate) fn App() -> Html {
-    let store = use_memo((), |_| Store::new(Model::new(Limits::default())));
+    let store = use_memo((), |_| {
+        let saved = settings::load();
+        Store::new(Model::new(saved.limits(), saved.event_rows))
+    });
     let ui = use_reducer(Ui::default);
     let route = use_state(current_route);
 
@@ -45,6 +52,7 @@ pub(crate) fn App() -> Html {
             }
             // The app lives as long as the page: the listener too.
             on_hash.forget();
+            keys::install();
         });
     }
 
@@ -59,8 +67,12 @@ pub(crate) fn App() -> Html {
         }
     });
     let page = match &*route {
-        Route::Tasks => html! { <Tasks /> },
+        Route::Dashboard => html! { <Dashboard /> },
+        Route::Tasks(q) => html! { <Tasks query={q.clone()} /> },
+        Route::Events => html! { <Events /> },
         Route::Workers => html! { <Workers /> },
+        Route::Worker(host) => html! { <WorkerPage hostname={host.clone()} /> },
+        Route::Settings => html! { <SettingsPage /> },
         Route::Task(id) => html! { <TaskPage uuid={id.clone()} /> },
         Route::Tree(id) => html! { <TreePage uuid={id.clone()} /> },
         Route::NotFound(h) => html! { <p class="empty">{ format!("No such page: {h}") }</p> },

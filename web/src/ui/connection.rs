@@ -95,6 +95,7 @@ fn url(since: Option<u64>) -> String {
         &get(web_sys::Location::protocol),
         &get(web_sys::Location::host),
         &get(web_sys::Location::search),
+        &super::settings::load(),
         since,
     )
 }

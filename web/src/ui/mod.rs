@@ -3,12 +3,17 @@
 
 mod app;
 mod connection;
+mod dashboard;
+mod events;
 mod indicator;
+mod keys;
 mod nav;
+mod settings;
 mod store;
 mod task;
 mod tasks;
 mod tree;
+mod worker;
 mod workers;
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -1,0 +1,308 @@
+//! The app's views in a real headless Chromium, against the relay replaying real recordings:
+//! the event log (`#/events`), the dashboard, the task table's filters and sorting (driven by the
+//! address), the task page's timeline, the worker page, and the keyboard shortcuts.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use fantoccini::Locator;
+use fantoccini::elements::Element;
+use stalk_e2e::{Browser, Relay, TIMEOUT, root};
+
+/// Counts of each event type in a raw recording (one AMQP message per line; a body may be a batch).
+fn recorded_types(recording: &str) -> Result<BTreeMap<String, usize>> {
+    let text = std::fs::read_to_string(root().join(recording))?;
+    let mut types = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let msg: serde_json::Value = serde_json::from_str(line)?;
+        let body = match &msg["body"] {
+            serde_json::Value::String(s) => serde_json::from_str(s)?,
+            other => other.clone(),
+        };
+        let events = match body {
+            serde_json::Value::Array(list) => list,
+            one => vec![one],
+        };
+        for e in events {
+            let t = e["type"].as_str().context("event without type")?.to_owned();
+            *types.entry(t).or_default() += 1;
+        }
+    }
+    Ok(types)
+}
+
+/// `(data-type, data-state, data-task-id)` of every event row in the DOM.
+async fn event_rows(browser: &Browser) -> Result<Vec<(String, String, String)>> {
+    let mut rows = Vec::new();
+    for r in browser
+        .client
+        .find_all(Locator::Css(r#"[data-testid="event-row"]"#))
+        .await?
+    {
+        let attr = |name: &'static str| {
+            let r = r.clone();
+            async move { Ok::<_, anyhow::Error>(r.attr(name).await?.unwrap_or_default()) }
+        };
+        rows.push((
+            attr("data-type").await?,
+            attr("data-state").await?,
+            attr("data-task-id").await?,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Waits until `check` holds for the rows, returning them.
+async fn wait_rows(
+    browser: &Browser,
+    what: &str,
+    check: impl Fn(&[(String, String, String)]) -> bool,
+) -> Result<Vec<(String, String, String)>> {
+    let start = Instant::now();
+    loop {
+        let rows = event_rows(browser).await?;
+        if check(&rows) {
+            return Ok(rows);
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("event rows never {what}: {rows:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn find(browser: &Browser, css: &str) -> Result<Element> {
+    let start = Instant::now();
+    loop {
+        if let Ok(e) = browser.client.find(Locator::Css(css)).await {
+            return Ok(e);
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("{css}: not found");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `check` in a fresh browser against a relay replaying `recording`; screenshot `name`.
+async fn with_page<F>(recording: &str, name: &str, check: F) -> Result<()>
+where
+    F: AsyncFnOnce(&Browser, &str) -> Result<()>,
+{
+    let relay = Relay::replay(recording).await?;
+    let browser = Browser::start().await?;
+    let result = check(&browser, &relay.base).await;
+    let shot = browser.screenshot(name).await;
+    browser.close().await?;
+    result?;
+    eprintln!("screenshot: {}", shot?.display());
+    Ok(())
+}
+
+/// `retry_fail.raw.ndjson`: a task retried 3 times then failed, and more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_page_shows_every_event_filters_pauses_and_links_to_the_task() -> Result<()> {
+    let recording = "relay/tests/fixtures/retry_fail.raw.ndjson";
+    let types = recorded_types(recording)?;
+    let total: usize = types.values().sum();
+    with_page(recording, "events-end", async |browser, base| {
+        let c = &browser.client;
+        c.goto(&format!("{base}/#/events")).await?;
+        // Every event, once, newest first; the recording is short enough to be all in view.
+        let rows = wait_rows(browser, "complete", |r| r.len() == total).await?;
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (t, _, _) in &rows {
+            *seen.entry(t.clone()).or_default() += 1;
+        }
+        ensure!(seen == types, "types in the page {seen:?} != recorded {types:?}");
+        browser.screenshot("events").await?;
+        let seqs = {
+            let mut v = Vec::new();
+            for r in c.find_all(Locator::Css(r#"[data-testid="event-row"]"#)).await? {
+                v.push(r.attr("data-seq").await?.unwrap_or_default().parse::<u64>()?);
+            }
+            v
+        };
+        ensure!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+        // The merged state after each event: the last event of the failed task is FAILURE.
+        let (_, failed_state, failed_task) = rows
+            .iter()
+            .find(|(t, _, _)| t == "task-failed")
+            .context("a task-failed row")?
+            .clone();
+        ensure!(failed_state == "FAILURE", "state after task-failed: {failed_state}");
+
+        // Filter by type.
+        find(browser, r#"[data-testid="event-type-filter"]"#)
+            .await?
+            .select_by_value("task-retried")
+            .await?;
+        let want = types["task-retried"];
+        wait_rows(browser, "task-retried only", |r| {
+            r.len() == want && r.iter().all(|(t, s, _)| t == "task-retried" && s == "RETRY")
+        })
+        .await?;
+        // Back to all types, then filter by state: exactly the rows that had that state.
+        find(browser, r#"[data-testid="event-type-filter"]"#)
+            .await?
+            .select_by_value("")
+            .await?;
+        let failures = rows.iter().filter(|(_, s, _)| s == "FAILURE").count();
+        find(browser, r#"[data-testid="event-state-filter"]"#)
+            .await?
+            .select_by_value("FAILURE")
+            .await?;
+        wait_rows(browser, "FAILURE only", |r| {
+            r.len() == failures && r.iter().all(|(_, s, _)| s == "FAILURE")
+        })
+        .await?;
+        find(browser, r#"[data-testid="event-state-filter"]"#)
+            .await?
+            .select_by_value("")
+            .await?;
+        // Text filter on a task id: that task's events only.
+        let of_task = rows.iter().filter(|(_, _, id)| *id == failed_task).count();
+        find(browser, r#"[data-testid="event-text-filter"]"#)
+            .await?
+            .send_keys(&failed_task)
+            .await?;
+        wait_rows(browser, "one task's", |r| {
+            r.len() == of_task && r.iter().all(|(_, _, id)| *id == failed_task)
+        })
+        .await?;
+
+        // Pause and resume.
+        let pause = find(browser, r#"[data-testid="event-pause"]"#).await?;
+        pause.click().await?;
+        let paused = find(browser, r#"[data-testid="event-pause"][data-paused="true"]"#).await?;
+        paused.click().await?;
+        find(browser, r#"[data-testid="event-pause"][data-paused="false"]"#).await?;
+
+        // Click-through to the task, then to its tree.
+        let link = find(
+            browser,
+            &format!(r#"[data-testid="event-row"][data-task-id="{failed_task}"] td:nth-child(5) a.mono"#),
+        )
+        .await?;
+        link.click().await?;
+        let detail = find(browser, r#"[data-testid="task-detail"]"#).await?;
+        ensure!(
+            detail.attr("data-task-id").await?.as_deref() == Some(failed_task.as_str()),
+            "the task page of the clicked row"
+        );
+        find(browser, r#"[data-testid="traceback"]"#).await?;
+        let steps = c
+            .find_all(Locator::Css(r#"[data-testid="timeline"] li"#))
+            .await?;
+        let mut labels = Vec::new();
+        for s in steps {
+            labels.push(s.attr("data-step").await?.unwrap_or_default());
+        }
+        ensure!(
+            labels.first().map(String::as_str) == Some("sent")
+                && labels.last().map(String::as_str) == Some("failed"),
+            "timeline of the failed task: {labels:?}"
+        );
+        c.back().await?;
+        let tree = find(
+            browser,
+            &format!(r#"[data-testid="event-row"][data-task-id="{failed_task}"] [data-testid="event-tree-link"]"#),
+        )
+        .await?;
+        tree.click().await?;
+        find(
+            browser,
+            &format!(r#"[data-testid="tree-node"][data-task-id="{failed_task}"][data-state="FAILURE"]"#),
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// `happy.raw.ndjson`: 11 tasks, all SUCCESS, from one worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_table_filters_worker_page_and_keys() -> Result<()> {
+    with_page("relay/tests/fixtures/happy.raw.ndjson", "keys-end", async |browser, base| {
+        let c = &browser.client;
+        c.goto(&format!("{base}/#/")).await?;
+        browser
+            .wait_count(r#"[data-testid="state-count"][data-state="SUCCESS"]"#, 1)
+            .await?;
+        let count = find(browser, r#"[data-testid="tasks-in-memory"]"#).await?;
+        let start = Instant::now();
+        while count.text().await? != "11" {
+            ensure!(start.elapsed() < TIMEOUT, "tasks in memory: {}", count.text().await?);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        browser.screenshot("dashboard").await?;
+        ensure!(
+            c.find_all(Locator::Css(r#"[data-testid="failure-row"]"#)).await?.is_empty(),
+            "no failures in this recording"
+        );
+
+        // The table's filters live in the address.
+        c.goto(&format!("{base}/#/tasks?name=example_app.tasks.visit")).await?;
+        browser.wait_count(r#"[data-testid="task-row"]"#, 3).await?;
+        find(browser, r#"[data-testid="task-state-filter"]"#)
+            .await?
+            .select_by_value("FAILURE")
+            .await?;
+        browser.wait_count(r#"[data-testid="task-row"]"#, 0).await?;
+        let url = c.current_url().await?;
+        ensure!(
+            url.fragment() == Some("/tasks?state=FAILURE&name=example_app.tasks.visit"),
+            "filters in the address: {url}"
+        );
+        // Sorting by name, ascending after two clicks: the first row is the alphabetically first.
+        c.goto(&format!("{base}/#/tasks")).await?;
+        browser.wait_count(r#"[data-testid="task-row"]"#, 11).await?;
+        find(browser, r#"[data-testid="sort-name"]"#).await?.click().await?;
+        find(browser, r#"[data-testid="sort-name"][aria-sort="descending"]"#)
+            .await?
+            .click()
+            .await?;
+        find(browser, r#"[data-testid="sort-name"][aria-sort="ascending"]"#).await?;
+        let first = find(browser, r#"[data-testid="task-row"] td:nth-child(2)"#).await?;
+        ensure!(
+            first.text().await? == "example_app.tasks.add",
+            "first by name: {}",
+            first.text().await?
+        );
+
+        // The worker page, from the table's worker link.
+        find(browser, r#"[data-testid="task-row"] td:nth-child(7) a"#)
+            .await?
+            .click()
+            .await?;
+        let worker = find(browser, r#"[data-testid="worker-detail"]"#).await?;
+        browser.screenshot("worker").await?;
+        ensure!(
+            worker.attr("data-hostname").await?.as_deref() == Some("prefork1@vm"),
+            "worker page"
+        );
+        ensure!(
+            worker.text().await?.contains("Its tasks in memory: 11"),
+            "the worker's task count: {}",
+            worker.text().await?
+        );
+
+        // Keyboard: 3 opens the event log, / focuses its search box.
+        let press = |key: &str| {
+            let script = format!(
+                "document.body.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}', bubbles: true}}))"
+            );
+            async move { c.execute(&script, vec![]).await }
+        };
+        press("3").await?;
+        find(browser, r#"[data-testid="event-type-filter"]"#).await?;
+        press("/").await?;
+        let focused = c
+            .execute("return document.activeElement.dataset.testid || ''", vec![])
+            .await?;
+        ensure!(focused == "event-text-filter", "focused: {focused}");
+        Ok(())
+    })
+    .await
+}
