@@ -306,3 +306,124 @@ async fn dashboard_table_filters_worker_page_and_keys() -> Result<()> {
     })
     .await
 }
+
+/// Writes a recording (receiver form) of a 120-task chain and a 1,200-child group (12 failed),
+/// returns its path.
+fn deep_and_wide_recording() -> Result<std::path::PathBuf> {
+    let mut lines = Vec::new();
+    let mut clock = 0;
+    let mut t = 1_800_000_000.0;
+    let mut task = |uuid: &str, parent: Option<&str>, root: &str, ok: bool| {
+        let parent = parent.map_or("null".to_owned(), |p| format!("\"{p}\""));
+        for (kind, extra) in [
+            (
+                "task-received",
+                r#","name":"app.step","args":"()","kwargs":"{}","retries":0"#,
+            ),
+            if ok {
+                ("task-succeeded", r#","result":"1","runtime":0.01"#)
+            } else {
+                (
+                    "task-failed",
+                    r##","exception":"ValueError('x')","traceback":"Traceback ...""##,
+                )
+            },
+        ] {
+            clock += 1;
+            t += 0.001;
+            lines.push(format!(
+                r#"{{"type":"{kind}","uuid":"{uuid}","hostname":"w@h","timestamp":{t},"clock":{clock},"local_received":{t},"parent_id":{parent},"root_id":"{root}"{extra}}}"#
+            ));
+        }
+    };
+    for i in 0..120 {
+        let parent = (i > 0).then(|| format!("chain-{}", i - 1));
+        task(&format!("chain-{i}"), parent.as_deref(), "chain-0", true);
+    }
+    task("group", None, "group", true);
+    for i in 0..1200 {
+        task(&format!("member-{i}"), Some("group"), "group", i % 100 != 0);
+    }
+    let path = std::env::temp_dir().join(format!("stalk-deep-wide-{}.ndjson", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+    Ok(path)
+}
+
+/// Indentation (px) of each tree node.
+async fn node_lefts(browser: &Browser) -> Result<Vec<f64>> {
+    let v = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=tree-node]')]\
+             .map(e => parseFloat(getComputedStyle(e).paddingLeft))",
+            vec![],
+        )
+        .await?;
+    Ok(v.as_array()
+        .context("an array")?
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_chains_and_wide_groups_stay_readable() -> Result<()> {
+    let recording = deep_and_wide_recording()?;
+    let result = with_page(
+        recording.to_str().context("utf-8 path")?,
+        "tree-end",
+        async |browser, base| {
+            let c = &browser.client;
+            // A 120-long chain: every node drawn, in one column.
+            c.goto(&format!("{base}/#/tree/chain-119")).await?;
+            browser
+                .wait_count(r#"[data-testid="tree-node"]"#, 120)
+                .await?;
+            let lefts = node_lefts(browser).await?;
+            let (min, max) = lefts
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            ensure!(
+                lefts.len() == 120 && max - min < 1.0,
+                "a chain is one column: {min}..{max}"
+            );
+            browser.screenshot("tree-deep").await?;
+
+            // 1,200 children: 50 drawn, the rest summarised with their states, until expanded.
+            c.goto(&format!("{base}/#/tree/group")).await?;
+            browser
+                .wait_count(r#"[data-testid="tree-node"]"#, 51)
+                .await?;
+            let more = find(browser, r#"[data-testid="tree-more"]"#).await?;
+            ensure!(
+                more.attr("data-hidden").await?.as_deref() == Some("1150"),
+                "hidden count"
+            );
+            let text = more.text().await?;
+            ensure!(
+                text.contains("1139 SUCCESS") && text.contains("11 FAILURE"),
+                "summary: {text}"
+            );
+            browser.screenshot("tree-wide").await?;
+            more.find(Locator::Css("button")).await?.click().await?;
+            browser
+                .wait_count(r#"[data-testid="tree-node"]"#, 1201)
+                .await?;
+            // Folding the root hides everything below it.
+            find(
+                browser,
+                r#"[data-testid="tree-node"][data-task-id="group"] [data-testid="tree-toggle"]"#,
+            )
+            .await?
+            .click()
+            .await?;
+            browser
+                .wait_count(r#"[data-testid="tree-node"]"#, 1)
+                .await?;
+            Ok(())
+        },
+    )
+    .await;
+    let _ = std::fs::remove_file(&recording);
+    result
+}

@@ -14,6 +14,7 @@ pub mod relay_url;
 pub mod route;
 pub mod settings;
 pub mod table;
+pub mod treeview;
 pub mod vm;
 pub mod window;
 

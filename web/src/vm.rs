@@ -132,6 +132,8 @@ pub struct TreeNode {
     pub orphan: bool,
     /// Runtime, formatted.
     pub runtime: String,
+    /// Retries so far (`retries` of the latest event).
+    pub retries: u64,
 }
 
 /// The workflow around `uuid`, depth-first.
@@ -152,6 +154,11 @@ pub fn tree_nodes(state: &State, uuid: &str) -> Vec<TreeNode> {
                     depth,
                     orphan,
                     runtime: format::duration(t.info.runtime.as_num().map(|n| n.as_f64())),
+                    retries: t
+                        .info
+                        .retries
+                        .as_num()
+                        .map_or(0, |n| n.as_f64().max(0.0) as u64),
                 })
             },
         )
