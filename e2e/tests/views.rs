@@ -427,3 +427,126 @@ async fn deep_chains_and_wide_groups_stay_readable() -> Result<()> {
     let _ = std::fs::remove_file(&recording);
     result
 }
+
+/// Text behind a link's `href` (a Blob URL), fetched by the page itself.
+async fn fetch_link(browser: &Browser, css: &str) -> Result<String> {
+    let link = find(browser, css).await?;
+    let href = link.attr("href").await?.context("a link")?;
+    let text = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             fetch(arguments[0]).then(r => r.text()).then(done, e => done('error: ' + e))",
+            vec![serde_json::Value::String(href)],
+        )
+        .await?;
+    Ok(text.as_str().context("text")?.to_owned())
+}
+
+/// Offline mode: a recording opened in the page replaces the live relay; both exports open again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_opens_offline_and_exports_reopen() -> Result<()> {
+    let file = root()
+        .join("shared/tests/fixtures/retry_fail.ndjson")
+        .canonicalize()?;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let mut tasks: Vec<&str> = lines.iter().filter_map(|e| e["uuid"].as_str()).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    let workers = 1;
+    // The relay replays another recording: what the page shows must come from the file.
+    with_page(
+        "relay/tests/fixtures/happy.raw.ndjson",
+        "offline",
+        async |browser, base| {
+            let c = &browser.client;
+            c.goto(&format!("{base}/#/settings")).await?;
+            browser
+                .wait_count(r#"[data-testid="connection"][data-state="open"]"#, 1)
+                .await?;
+            find(browser, r#"[data-testid="open-recording"]"#)
+                .await?
+                .send_keys(file.to_str().context("utf-8 path")?)
+                .await?;
+            let message = find(browser, r#"[data-testid="files-message"]"#).await?;
+            let text = message.text().await?;
+            ensure!(
+                text == format!(
+                    "Opened retry_fail.ndjson: {} events, 0 unreadable lines skipped.",
+                    lines.len()
+                ),
+                "{text}"
+            );
+            browser
+                .wait_count(r#"[data-testid="connection"][data-state="offline"]"#, 1)
+                .await?;
+            c.goto(&format!("{base}/#/tasks")).await?;
+            browser
+                .wait_count(r#"[data-testid="task-row"]"#, tasks.len())
+                .await?;
+            for row in c
+                .find_all(Locator::Css(r#"[data-testid="task-row"]"#))
+                .await?
+            {
+                let id = row.attr("data-task-id").await?.unwrap_or_default();
+                ensure!(tasks.contains(&id.as_str()), "{id} is not from the file");
+            }
+
+            // Exports: the event log in the receiver form, the State as one line per task / worker.
+            c.goto(&format!("{base}/#/settings")).await?;
+            find(browser, r#"[data-testid="export-events"]"#)
+                .await?
+                .click()
+                .await?;
+            let events = fetch_link(browser, r#"[data-testid="export-link"]"#).await?;
+            let exported: Vec<serde_json::Value> = events
+                .lines()
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()?;
+            ensure!(
+                exported.len() == lines.len(),
+                "{} events exported",
+                exported.len()
+            );
+            for (got, want) in exported.iter().zip(&lines) {
+                ensure!(
+                    got["type"] == want["type"] && got["uuid"] == want["uuid"],
+                    "{got} != {want}"
+                );
+                ensure!(got["local_received"].is_number(), "receiver form: {got}");
+            }
+            find(browser, r#"[data-testid="export-state"]"#)
+                .await?
+                .click()
+                .await?;
+            let start = Instant::now();
+            let state = loop {
+                let text = fetch_link(browser, r#"[data-testid="export-link"]"#).await?;
+                if text.contains("\"worker\"") || start.elapsed() > TIMEOUT {
+                    break text;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            let kinds: Vec<String> = state
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l)?;
+                    Ok(v.as_object()
+                        .and_then(|o| o.keys().next().cloned())
+                        .unwrap_or_default())
+                })
+                .collect::<Result<_>>()?;
+            ensure!(
+                kinds.iter().filter(|k| *k == "task").count() == tasks.len()
+                    && kinds.iter().filter(|k| *k == "worker").count() == workers,
+                "state export: {kinds:?}"
+            );
+            Ok(())
+        },
+    )
+    .await
+}

@@ -64,6 +64,9 @@ pub struct EventRow {
     /// A short note: the decode error and the start of the raw text for invalid rows, `active=N`
     /// for worker events.
     pub note: String,
+    /// The event as received (its JSON text) and when the relay took it, for export; `None` for
+    /// invalid rows.
+    pub raw: Option<(Box<str>, f64)>,
 }
 
 /// The ring of rows.
@@ -118,8 +121,18 @@ impl EventLog {
         self.rows.get(i)
     }
 
-    /// Records an event the State just applied (`applied` is what `State::apply` returned).
-    pub fn applied(&mut self, seq: u64, event: &Event<'_>, applied: &Applied, state: &State) {
+    /// Records an event the State just applied (`applied` is what `State::apply` returned);
+    /// `raw` is its JSON text and `received` when the relay took it, kept for export.
+    pub fn applied(
+        &mut self,
+        seq: u64,
+        event: &Event<'_>,
+        applied: &Applied,
+        state: &State,
+        raw: &str,
+        received: f64,
+    ) {
+        let raw = Some((Box::from(raw), received));
         let sender = self.words.get(event.hostname.as_deref().unwrap_or("-"));
         let type_name = self.words.get(&event.type_name);
         let timestamp = event.timestamp.map(|n| n.as_f64());
@@ -138,6 +151,7 @@ impl EventLog {
                     sender,
                     timestamp,
                     note: String::new(),
+                    raw,
                 }
             }
             Applied::Worker { hostname, .. } => {
@@ -156,6 +170,7 @@ impl EventLog {
                     sender,
                     timestamp,
                     note,
+                    raw,
                 }
             }
             Applied::Ignored => EventRow {
@@ -168,6 +183,7 @@ impl EventLog {
                 sender,
                 timestamp,
                 note: String::new(),
+                raw,
             },
         };
         self.push(row);
@@ -190,6 +206,7 @@ impl EventLog {
             sender: self.words.get("-"),
             timestamp: None,
             note: format!("{why}: {}{ellipsis}", &raw[..end]),
+            raw: None,
         };
         self.push(row);
     }
@@ -213,6 +230,29 @@ impl EventLog {
                 until_seq.is_none_or(|s| r.seq <= s) && filter.matches(r, &needle)
             })
             .collect()
+    }
+
+    /// The rows held, oldest first, as NDJSON in the receiver form (opens again in offline mode
+    /// and in `stalk-state dump`). Returns the text, the events written and the invalid rows left
+    /// out.
+    pub fn export_ndjson(&self) -> (String, usize, usize) {
+        let mut out = String::new();
+        let (mut written, mut skipped) = (0, 0);
+        for r in &self.rows {
+            match r
+                .raw
+                .as_ref()
+                .and_then(|(e, at)| crate::offline::receiver_line(e, *at))
+            {
+                Some(line) => {
+                    out.push_str(&line);
+                    out.push('\n');
+                    written += 1;
+                }
+                None => skipped += 1,
+            }
+        }
+        (out, written, skipped)
     }
 
     /// The distinct event types in the log, sorted (choices for the type filter).
@@ -284,7 +324,7 @@ mod tests {
             Ok(mut ev) => {
                 Receiver::new().normalise(&mut ev, 20.0);
                 let applied = state.apply(&ev).expect("apply");
-                log.applied(seq, &ev, &applied, state);
+                log.applied(seq, &ev, &applied, state, text, 20.0);
             }
             Err(e) => log.invalid(seq, e.reason(), &e.to_string(), text),
         }
@@ -373,6 +413,36 @@ mod tests {
         assert_eq!((log.len(), log.dropped(), log.capacity()), (2, 4, 2));
         assert_eq!(log.get(0).unwrap().seq, 5);
         assert_eq!(log.get(1).unwrap().seq, 6);
+    }
+
+    #[test]
+    fn the_export_reopens_as_the_same_events() {
+        let log = story();
+        let (text, written, skipped) = log.export_ndjson();
+        assert_eq!((written, skipped), (5, 1), "the invalid row is left out");
+        let again = crate::offline::parse_recording(&text);
+        assert_eq!(again.bad_lines, 0);
+        let types: Vec<String> = again
+            .events
+            .iter()
+            .map(|(at, e)| {
+                assert_eq!(*at, 20.0);
+                serde_json::from_str::<serde_json::Value>(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "task-received",
+                "task-started",
+                "worker-heartbeat",
+                "custom-thing",
+                "task-failed"
+            ]
+        );
     }
 
     #[test]

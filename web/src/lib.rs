@@ -8,6 +8,7 @@ pub mod events;
 pub mod format;
 pub mod keymap;
 pub mod model;
+pub mod offline;
 pub mod protocol;
 pub mod rates;
 pub mod relay_url;

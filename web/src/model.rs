@@ -29,6 +29,8 @@ pub enum ConnState {
     Open,
     /// Closed; a reconnect is scheduled.
     Closed,
+    /// No relay: a recording opened in the page is shown.
+    Offline,
 }
 
 impl ConnState {
@@ -38,6 +40,7 @@ impl ConnState {
             ConnState::Connecting => "connecting",
             ConnState::Open => "open",
             ConnState::Closed => "closed",
+            ConnState::Offline => "offline",
         }
     }
 }
@@ -80,6 +83,17 @@ pub struct Model {
 
 /// Gaps remembered for display.
 pub const MAX_GAPS: usize = 8;
+
+/// What one batch of events changed.
+#[derive(Default)]
+struct Batch {
+    /// Events read (applied or not).
+    applied: usize,
+    /// Tasks seen for the first time.
+    created_tasks: u32,
+    /// Tasks created, changed or evicted.
+    changed: Vec<Handle>,
+}
 
 /// The filter of the recent-failures list.
 fn failed() -> Filter {
@@ -158,6 +172,68 @@ impl Model {
         }
     }
 
+    /// Applies one event (`raw`: its JSON text) and notes what changed in `batch`.
+    fn entry(&mut self, seq: u64, received: f64, raw: &str, batch: &mut Batch) {
+        batch.applied += 1;
+        let mut event = match decode_event(raw.as_bytes()) {
+            Ok(event) => event,
+            Err(e) => {
+                self.bad_input += 1;
+                self.state.count_rejected();
+                self.events.invalid(seq, e.reason(), &e.to_string(), raw);
+                return;
+            }
+        };
+        self.receiver.normalise(&mut event, received);
+        match self.state.apply(&event) {
+            Ok(applied) => {
+                if let Applied::Task {
+                    handle,
+                    evicted,
+                    created,
+                } = &applied
+                {
+                    batch.created_tasks += u32::from(*created);
+                    batch.changed.push(*handle);
+                    batch.changed.extend(evicted.as_ref().map(|e| e.handle));
+                }
+                self.events
+                    .applied(seq, &event, &applied, &self.state, raw, received);
+            }
+            Err(e) => {
+                self.bad_input += 1;
+                self.events
+                    .invalid(seq, "missing_field", &e.to_string(), raw);
+            }
+        }
+    }
+
+    /// Brings the views up to date after a batch; `local_now` (our clock) counts it in the rates
+    /// (`None` for a recording opened offline, whose events did not just happen).
+    fn finish(&mut self, batch: Batch, local_now: Option<f64>) -> usize {
+        self.query
+            .update(&self.state, batch.changed.iter().copied());
+        self.failures.update(&self.state, batch.changed);
+        if let Some(now) = local_now {
+            self.rates
+                .record(now, batch.applied as u32, batch.created_tasks);
+        }
+        batch.applied
+    }
+
+    /// Replaces everything with the events of a recording (offline mode: no relay). Returns the
+    /// events applied and the lines that could not be read.
+    pub fn load_recording(&mut self, text: &str) -> (usize, usize) {
+        let recording = crate::offline::parse_recording(text);
+        self.reset();
+        let mut batch = Batch::default();
+        for (i, (received, event)) in recording.events.iter().enumerate() {
+            self.entry(i as u64 + 1, *received, event, &mut batch);
+        }
+        self.last_seq = recording.events.len() as u64;
+        (self.finish(batch, None), recording.bad_lines)
+    }
+
     /// Applies one text frame (any kind but `hello`, which the connection handles through
     /// [`Model::hello`]; a `hello` here only updates the clock and broker). Returns the number of
     /// events applied.
@@ -168,52 +244,15 @@ impl Model {
         };
         match frame {
             Frame::Events { events } => {
-                let mut changed: Vec<Handle> = Vec::with_capacity(events.len());
-                let (mut applied, mut created_tasks) = (0, 0);
+                let mut batch = Batch::default();
                 for entry in events {
                     if entry.seq <= self.last_seq {
                         continue; // already applied (a resume overlapping what we hold)
                     }
                     self.last_seq = entry.seq;
-                    applied += 1;
-                    let raw = entry.event.get();
-                    let mut event = match decode_event(raw.as_bytes()) {
-                        Ok(event) => event,
-                        Err(e) => {
-                            self.bad_input += 1;
-                            self.state.count_rejected();
-                            self.events
-                                .invalid(entry.seq, e.reason(), &e.to_string(), raw);
-                            continue;
-                        }
-                    };
-                    self.receiver.normalise(&mut event, entry.received);
-                    match self.state.apply(&event) {
-                        Ok(applied) => {
-                            if let Applied::Task {
-                                handle,
-                                evicted,
-                                created,
-                            } = &applied
-                            {
-                                created_tasks += u32::from(*created);
-                                changed.push(*handle);
-                                changed.extend(evicted.as_ref().map(|e| e.handle));
-                            }
-                            self.events
-                                .applied(entry.seq, &event, &applied, &self.state);
-                        }
-                        Err(e) => {
-                            self.bad_input += 1;
-                            self.events
-                                .invalid(entry.seq, "missing_field", &e.to_string(), raw);
-                        }
-                    }
+                    self.entry(entry.seq, entry.received, entry.event.get(), &mut batch);
                 }
-                self.query.update(&self.state, changed.iter().copied());
-                self.failures.update(&self.state, changed);
-                self.rates.record(local_now, applied as u32, created_tasks);
-                applied
+                self.finish(batch, Some(local_now))
             }
             Frame::Gap { from, to } => {
                 if self.gaps.len() == MAX_GAPS {
@@ -286,6 +325,19 @@ mod tests {
         assert_eq!(m.query.len(), 1);
         let h = m.query.window(0, 10)[0];
         assert_eq!(&*m.state.task_at(h).unwrap().uuid, "t2");
+    }
+
+    #[test]
+    fn a_recording_replaces_what_is_held() {
+        let mut m = Model::new(Limits::default(), 100);
+        m.frame(&events_frame(&[(1, SENT)]), 0.0);
+        let other = SENT.replace("t1", "t9");
+        let done = DONE.replace("t1", "t9");
+        let text = format!("{other}\nnot json\n{{\"recv\": 3.0, \"body\": {done}}}\n");
+        assert_eq!(m.load_recording(&text), (2, 1));
+        assert!(m.state.task("t1").is_none(), "the live state was replaced");
+        assert_eq!(m.state.task("t9").unwrap().state, TaskState::Success);
+        assert_eq!((m.query.len(), m.events.len(), m.last_seq), (1, 2, 2));
     }
 
     #[test]

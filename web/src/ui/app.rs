@@ -59,6 +59,7 @@ pub(crate) fn App() -> Html {
     let ctx = Ctx {
         store: Rc::clone(&store),
         ui: (*ui).clone(),
+        dispatch: ui.dispatcher(),
     };
     let gaps = store.model.borrow().gaps.clone();
     let reload = Callback::from(|_: MouseEvent| {

@@ -5,6 +5,7 @@ mod app;
 mod connection;
 mod dashboard;
 mod events;
+mod files;
 mod indicator;
 mod keys;
 mod nav;
