@@ -4,6 +4,7 @@
 //! components in [`ui`] only exist for `wasm32` and only lay out what the logic computed.
 
 pub mod backoff;
+pub mod bench;
 pub mod events;
 pub mod format;
 pub mod keymap;

@@ -53,6 +53,10 @@ pub(crate) fn App() -> Html {
             // The app lives as long as the page: the listener too.
             on_hash.forget();
             keys::install();
+            // For the browser benchmark: the first render is done when this effect runs.
+            if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = p.mark("stalk:first-render");
+            }
         });
     }
 

@@ -2,6 +2,7 @@
 //! lay out what [`crate::vm`] computed; all event strings go into text nodes, never HTML.
 
 mod app;
+pub mod bench;
 mod connection;
 mod dashboard;
 mod events;
