@@ -550,3 +550,68 @@ async fn a_recording_opens_offline_and_exports_reopen() -> Result<()> {
     )
     .await
 }
+
+/// Hostile strings in every field a page shows stay text on every page: no script runs, no
+/// element is injected, the text reads as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_strings_are_text_on_every_page() -> Result<()> {
+    let script = "<script>window.__xss=1</script>";
+    let img = r#"<img src=x onerror="window.__xss=2">"#;
+    let json_str = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let (a, b) = (json_str(script), json_str(img));
+    let worker = json_str(&format!("{img}@host"));
+    let lines = [
+        format!(
+            r#"{{"type":"worker-online","hostname":{worker},"freq":2.0,"sw_ident":{a},"sw_ver":{b},"timestamp":1800000000.0,"clock":1,"local_received":1800000000.0}}"#
+        ),
+        format!(
+            r#"{{"type":"task-received","uuid":"xss-1","name":{a},"args":{b},"kwargs":{a},"hostname":{worker},"timestamp":1800000000.1,"clock":2,"local_received":1800000000.1,"root_id":"xss-1"}}"#
+        ),
+        format!(
+            r#"{{"type":"task-failed","uuid":"xss-1","exception":{b},"traceback":{a},"hostname":{worker},"timestamp":1800000000.2,"clock":3,"local_received":1800000000.2}}"#
+        ),
+        format!(
+            r#"{{"type":{b},"hostname":{worker},"timestamp":1800000000.3,"clock":4,"local_received":1800000000.3}}"#
+        ),
+    ];
+    let path = std::env::temp_dir().join(format!("stalk-xss-{}.ndjson", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+    let result = with_page(path.to_str().context("utf-8 path")?, "xss", async |browser, base| {
+        let c = &browser.client;
+        let pages = ["#/", "#/tasks", "#/events", "#/task/xss-1", "#/tree/xss-1", "#/workers"];
+        for page in pages {
+            c.goto(&format!("{base}/{page}")).await?;
+            browser
+                .wait_count(r#"[data-testid="connection"][data-state="open"]"#, 1)
+                .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let injected = c
+                .execute(
+                    "return [window.__xss === undefined, document.querySelectorAll('main script, main img').length]",
+                    vec![],
+                )
+                .await?;
+            ensure!(injected == serde_json::json!([true, 0]), "{page}: {injected}");
+        }
+        // Read as sent on the task page: the name, the args, the traceback.
+        c.goto(&format!("{base}/#/task/xss-1")).await?;
+        let detail = find(browser, r#"[data-testid="task-detail"]"#).await?.text().await?;
+        ensure!(detail.contains(script) && detail.contains(img), "task page text: {detail}");
+        let tb = find(browser, r#"[data-testid="traceback"]"#).await?.text().await?;
+        ensure!(tb == script, "traceback: {tb}");
+        // The worker page of a hostile hostname, through its link.
+        c.goto(&format!("{base}/#/workers")).await?;
+        find(browser, r#"[data-testid="worker-row"] a"#).await?.click().await?;
+        let w = find(browser, r#"[data-testid="worker-detail"]"#).await?;
+        ensure!(
+            w.attr("data-hostname").await?.as_deref() == Some(format!("{img}@host").as_str()),
+            "worker page"
+        );
+        let xss = c.execute("return window.__xss === undefined", vec![]).await?;
+        ensure!(xss == serde_json::json!(true), "a script ran");
+        Ok(())
+    })
+    .await;
+    let _ = std::fs::remove_file(&path);
+    result
+}

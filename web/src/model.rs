@@ -172,6 +172,23 @@ impl Model {
         }
     }
 
+    /// Applies the entries `(seq, received, event text)` of an `events` frame.
+    fn events_frame<'t>(
+        &mut self,
+        entries: impl Iterator<Item = (u64, f64, &'t str)>,
+        local_now: f64,
+    ) -> usize {
+        let mut batch = Batch::default();
+        for (seq, received, event) in entries {
+            if seq <= self.last_seq {
+                continue; // already applied (a resume overlapping what we hold)
+            }
+            self.last_seq = seq;
+            self.entry(seq, received, event, &mut batch);
+        }
+        self.finish(batch, Some(local_now))
+    }
+
     /// Applies one event (`raw`: its JSON text) and notes what changed in `batch`.
     fn entry(&mut self, seq: u64, received: f64, raw: &str, batch: &mut Batch) {
         batch.applied += 1;
@@ -210,7 +227,10 @@ impl Model {
 
     /// Brings the views up to date after a batch; `local_now` (our clock) counts it in the rates
     /// (`None` for a recording opened offline, whose events did not just happen).
-    fn finish(&mut self, batch: Batch, local_now: Option<f64>) -> usize {
+    fn finish(&mut self, mut batch: Batch, local_now: Option<f64>) -> usize {
+        // A task usually gets several events per batch: re-place it once.
+        batch.changed.sort_unstable();
+        batch.changed.dedup();
         self.query
             .update(&self.state, batch.changed.iter().copied());
         self.failures.update(&self.state, batch.changed);
@@ -238,22 +258,18 @@ impl Model {
     /// [`Model::hello`]; a `hello` here only updates the clock and broker). Returns the number of
     /// events applied.
     pub fn frame(&mut self, text: &str, local_now: f64) -> usize {
+        if let Some(entries) = protocol::events_fast(text) {
+            return self.events_frame(entries.into_iter(), local_now);
+        }
         let Ok(frame) = protocol::parse(text) else {
             self.bad_input += 1;
             return 0;
         };
         match frame {
-            Frame::Events { events } => {
-                let mut batch = Batch::default();
-                for entry in events {
-                    if entry.seq <= self.last_seq {
-                        continue; // already applied (a resume overlapping what we hold)
-                    }
-                    self.last_seq = entry.seq;
-                    self.entry(entry.seq, entry.received, entry.event.get(), &mut batch);
-                }
-                self.finish(batch, Some(local_now))
-            }
+            Frame::Events { events } => self.events_frame(
+                events.iter().map(|e| (e.seq, e.received, e.event.get())),
+                local_now,
+            ),
             Frame::Gap { from, to } => {
                 if self.gaps.len() == MAX_GAPS {
                     self.gaps.remove(0);
