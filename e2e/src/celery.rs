@@ -61,6 +61,21 @@ impl Crawler {
         format!("{}.ev", self.name)
     }
 
+    /// Deletes the run's events and control (pidbox) exchanges from the broker: Celery declares
+    /// them to outlive their users (its queues and task exchange go by themselves).
+    pub async fn delete_exchanges(&self, python: &Path) -> Result<()> {
+        let script = "import sys\nfrom kombu import Connection\n\
+                      with Connection(sys.argv[1]) as c:\n    \
+                      [c.channel().exchange_delete(x) for x in sys.argv[2:]]";
+        let status = Command::new(python)
+            .args(["-c", script, CELERY_BROKER, &self.event_exchange()])
+            .arg(format!("{}.ctl.pidbox", self.name))
+            .status()
+            .await?;
+        ensure!(status.success(), "delete the exchanges of {}", self.name);
+        Ok(())
+    }
+
     fn command(&self, python: &Path) -> Command {
         let mut cmd = Command::new(python);
         cmd.current_dir(root().join("examples/crawler"))

@@ -48,6 +48,8 @@ async fn crawler_story_live_from_worker_to_browser() -> Result<()> {
     let result = story(&browser, &relay, &python, &crawler, &mut worker, recorder).await;
     let shot = browser.screenshot("story-last").await;
     browser.close().await?;
+    drop(relay);
+    crawler.delete_exchanges(&python).await?;
     result.with_context(|| format!("worker log:\n{}", worker.log_tail()))?;
     shot?;
     Ok(())

@@ -135,6 +135,13 @@ def main():
     for name, send in scenarios(base, closed):
         if not only or name in only:
             record(name, send, out, dict(os.environ), sys.executable, node)
+    if args.isolate:
+        # Celery declares the events and pidbox exchanges to outlive the run: delete the private ones.
+        from kombu import Connection
+
+        with Connection(BROKER) as conn:
+            for exchange in (os.environ["CRAWLER_EVENT_EXCHANGE"], f"{node}.ctl.pidbox"):
+                conn.channel().exchange_delete(exchange)
     print(f"recordings in {out}")
 
 
