@@ -140,7 +140,7 @@ def main():
         from kombu import Connection
 
         with Connection(BROKER) as conn:
-            for exchange in (os.environ["CRAWLER_EVENT_EXCHANGE"], f"{node}.ctl.pidbox"):
+            for exchange in (os.environ["CRAWLER_EVENT_EXCHANGE"], f"{node}.ctl.pidbox", f"reply.{node}.ctl.pidbox"):
                 conn.channel().exchange_delete(exchange)
     print(f"recordings in {out}")
 
