@@ -13,8 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{ChildStdin, Command};
 
+use crate::proc::Group;
 use crate::{TIMEOUT, root};
 
 /// The broker as Celery (kombu) spells it.
@@ -92,58 +93,6 @@ impl Crawler {
             .kill_on_drop(true);
         cmd
     }
-}
-
-/// A child process whose whole process group is killed on drop.
-#[derive(Debug)]
-struct Group {
-    child: Child,
-    pid: u32,
-    exited: bool,
-}
-
-impl Group {
-    fn spawn(mut cmd: Command, what: &str) -> Result<Group> {
-        let child = cmd.spawn().with_context(|| format!("start {what}"))?;
-        let pid = child.id().context("pid")?;
-        Ok(Group {
-            child,
-            pid,
-            exited: false,
-        })
-    }
-
-    /// Sends SIGTERM to the leader and waits for it to exit successfully.
-    async fn terminate(&mut self, what: &str) -> Result<()> {
-        kill(&["-TERM", &self.pid.to_string()])?;
-        self.wait(what).await
-    }
-
-    async fn wait(&mut self, what: &str) -> Result<()> {
-        let status = tokio::time::timeout(TIMEOUT, self.child.wait())
-            .await
-            .with_context(|| format!("{what} did not exit within {TIMEOUT:?}"))??;
-        self.exited = true;
-        ensure!(status.success(), "{what} exited with {status}");
-        Ok(())
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if !self.exited {
-            let _ = kill(&["-KILL", "--", &format!("-{}", self.pid)]);
-        }
-    }
-}
-
-fn kill(args: &[&str]) -> Result<()> {
-    let status = std::process::Command::new("kill")
-        .args(args)
-        .stderr(Stdio::null())
-        .status()?;
-    ensure!(status.success(), "kill {args:?} failed");
-    Ok(())
 }
 
 /// A Celery prefork worker (`-E`, 2 processes) running the crawler's tasks.

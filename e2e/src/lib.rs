@@ -7,6 +7,7 @@
 //! also needs RabbitMQ on 127.0.0.1:5672 and the Python venv (`tools/python/ensure-venv`).
 
 pub mod celery;
+mod proc;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -167,7 +168,8 @@ fn status_ok(response: &str) -> bool {
 pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
-    _driver: Child,
+    /// chromedriver and, in its process group, the Chromium it started.
+    _driver: proc::Group,
     _profile: TempDir,
 }
 
@@ -175,13 +177,13 @@ impl Browser {
     /// Starts chromedriver on a free port and a fresh headless Chromium profile.
     pub async fn start() -> Result<Browser> {
         let port = free_port()?;
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("start chromedriver (apt-get install -y chromium-driver)")?;
+            .process_group(0)
+            .kill_on_drop(true);
+        let driver = proc::Group::spawn(cmd, "chromedriver (apt-get install -y chromium-driver)")?;
         wait_listening(([127, 0, 0, 1], port).into(), "chromedriver").await?;
         let profile = TempDir::new("stalk-chromium")?;
         let args = [
