@@ -66,6 +66,8 @@ async fn story(
     let base = &relay.base;
     let c = &browser.client;
     browser.on_new_document(SOCKET_PROBE).await?;
+    // wide enough for every column of the task table in the screenshots
+    c.set_window_size(1440, 900).await?;
     c.goto(&format!("{base}/#/workers")).await?;
     let me = format!(
         r#"[data-testid="worker-row"][data-hostname="{}"]"#,
