@@ -229,11 +229,6 @@ impl Recorder {
         read_ndjson(&self.path("ndjson"))
     }
 
-    /// The raw AMQP messages recorded so far (`<name>.raw.ndjson`, complete lines only).
-    pub fn messages(&self) -> Result<Vec<Value>> {
-        read_ndjson(&self.path("raw.ndjson"))
-    }
-
     /// Waits until `done` holds for the events recorded so far.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Result<()> {
         let start = std::time::Instant::now();
@@ -247,17 +242,32 @@ impl Recorder {
     }
 
     /// Waits for the recorder to stop by itself (after the worker's `worker-offline`); returns
-    /// its meta file.
-    pub async fn finish(mut self) -> Result<Value> {
+    /// what it wrote.
+    pub async fn finish(mut self) -> Result<Recording> {
         self.group.wait("the recorder").await?;
         let meta = std::fs::read_to_string(self.path("meta.json"))?;
-        Ok(serde_json::from_str(&meta)?)
+        Ok(Recording {
+            meta: serde_json::from_str(&meta)?,
+            events: read_ndjson(&self.path("ndjson"))?,
+            messages: read_ndjson(&self.path("raw.ndjson"))?,
+        })
     }
 
     /// `<dir>/<name>.<ext>`.
     pub fn path(&self, ext: &str) -> PathBuf {
         self.dir.join(format!("{}.{ext}", self.name))
     }
+}
+
+/// A finished recording, as `tools/record-events` wrote it.
+#[derive(Debug)]
+pub struct Recording {
+    /// `<name>.meta.json`: counts by event type, body shapes, versions.
+    pub meta: Value,
+    /// `<name>.ndjson`: the events in Celery's receiver form.
+    pub events: Vec<Value>,
+    /// `<name>.raw.ndjson`: the AMQP messages as they came off the broker.
+    pub messages: Vec<Value>,
 }
 
 /// The complete lines of an NDJSON file that another process may still be writing.

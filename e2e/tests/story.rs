@@ -242,17 +242,26 @@ async fn story(
 
     // Zero events lost: the relay holds every event the recorder saw, type by type, and the
     // browser every task.
-    let meta = recorder.finish().await?;
-    no_event_lost(relay, &meta).await?;
-    let raw_events: u64 = std::fs::read_to_string(crawler.dir.join("story.raw.ndjson"))?
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).map(|m| m["n_events"].as_u64().unwrap_or(0)))
-        .sum::<Result<u64, _>>()?;
+    let recording = recorder.finish().await?;
+    no_event_lost(relay, &recording.meta).await?;
+    // the recorder's two forms agree with each other
+    let in_messages: u64 = recording
+        .messages
+        .iter()
+        .map(|m| m["n_events"].as_u64().unwrap_or(0))
+        .sum();
     ensure!(
-        Some(raw_events) == meta["events_total"].as_u64(),
-        "raw {raw_events} vs {meta}"
+        in_messages == recording.events.len() as u64
+            && Some(in_messages) == recording.meta["events_total"].as_u64(),
+        "{in_messages} events in the raw messages, {} in the receiver form, meta {}",
+        recording.events.len(),
+        recording.meta
     );
-    let recorded_tasks: BTreeSet<String> = recorded_task_ids(&crawler.dir.join("story.ndjson"))?;
+    let recorded_tasks: BTreeSet<String> = recording
+        .events
+        .iter()
+        .filter_map(|e| Some(e["uuid"].as_str()?.to_owned()))
+        .collect();
     let shown: BTreeSet<String> = rows.keys().cloned().collect();
     ensure!(
         shown == recorded_tasks,
@@ -362,17 +371,4 @@ async fn relay_counted(relay: &Relay, total: f64) -> Result<BTreeMap<String, f64
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-/// Every task id in a receiver-form recording.
-fn recorded_task_ids(path: &std::path::Path) -> Result<BTreeSet<String>> {
-    let text = std::fs::read_to_string(path)?;
-    let mut ids = BTreeSet::new();
-    for line in text.lines() {
-        let e: Value = serde_json::from_str(line)?;
-        if let Some(u) = e["uuid"].as_str() {
-            ids.insert(u.to_owned());
-        }
-    }
-    Ok(ids)
 }
