@@ -229,6 +229,24 @@ async fn story(
         .wait_count(&format!(r#"{me}[data-alive="false"]"#), 1)
         .await?;
 
+    // Nothing publishes any more: the recording is complete, and its two forms agree.
+    let recording = recorder.finish().await?;
+    let in_messages: u64 = recording
+        .messages
+        .iter()
+        .map(|m| m["n_events"].as_u64().unwrap_or(0))
+        .sum();
+    ensure!(
+        in_messages == recording.events.len() as u64
+            && Some(in_messages) == recording.meta["events_total"].as_u64(),
+        "{in_messages} events in the raw messages, {} in the receiver form, meta {}",
+        recording.events.len(),
+        recording.meta
+    );
+
+    // The page that lost its socket holds every event exactly once.
+    event_log_complete(browser, base, &recording.events).await?;
+
     // A reload rebuilds the same tasks from the relay's history.
     c.goto(&format!("{base}/#/tasks")).await?;
     c.refresh().await?;
@@ -242,21 +260,7 @@ async fn story(
 
     // Zero events lost: the relay holds every event the recorder saw, type by type, and the
     // browser every task.
-    let recording = recorder.finish().await?;
     no_event_lost(relay, &recording.meta).await?;
-    // the recorder's two forms agree with each other
-    let in_messages: u64 = recording
-        .messages
-        .iter()
-        .map(|m| m["n_events"].as_u64().unwrap_or(0))
-        .sum();
-    ensure!(
-        in_messages == recording.events.len() as u64
-            && Some(in_messages) == recording.meta["events_total"].as_u64(),
-        "{in_messages} events in the raw messages, {} in the receiver form, meta {}",
-        recording.events.len(),
-        recording.meta
-    );
     let recorded_tasks: BTreeSet<String> = recording
         .events
         .iter()
@@ -281,6 +285,59 @@ fn is_store(events: &[Value], e: &Value) -> bool {
                 .as_str()
                 .is_some_and(|n| n.ends_with("store_data"))
     })
+}
+
+/// The event log of the page (the same document that resumed: no reload since) has the relay's
+/// seqs `1..=n` exactly once each, `n` being the number of events recorded, and the recorder's
+/// events type by type.
+async fn event_log_complete(browser: &Browser, base: &str, recorded: &[Value]) -> Result<()> {
+    let c = &browser.client;
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for e in recorded {
+        *want
+            .entry(e["type"].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
+    }
+    let n = recorded.len();
+    // Tall enough for every row of the virtualised log to be in the DOM.
+    c.set_window_size(1440, 900 + 28 * n as u32).await?;
+    c.goto(&format!("{base}/#/events")).await?;
+    let rows: Vec<(u64, String)> = browser
+        .wait_until("every event in the event log", || async {
+            let v = c
+                .execute(
+                    // The log sizes its window of rows on scroll events: tell it the box grew.
+                    r#"const first = document.querySelector('[data-testid="event-row"]');
+                    if (first) first.closest('table').parentElement.dispatchEvent(new Event('scroll'));
+                    return Array.from(document.querySelectorAll('[data-testid="event-row"]'))
+                        .map(r => [Number(r.dataset.seq), r.dataset.type]);"#,
+                    vec![],
+                )
+                .await?;
+            let rows: Vec<(u64, String)> = serde_json::from_value(v)?;
+            Ok((rows.len() >= n).then_some(rows))
+        })
+        .await?;
+    c.set_window_size(1440, 900).await?;
+    let sockets = c
+        .execute("return window.__stalkSockets.length;", vec![])
+        .await?;
+    ensure!(
+        sockets.as_u64() >= Some(2),
+        "the page was reloaded: {sockets} sockets"
+    );
+    let mut seqs: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    seqs.sort_unstable();
+    ensure!(
+        seqs == (1..=n as u64).collect::<Vec<_>>(),
+        "event log seqs {seqs:?}, want 1..={n}"
+    );
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, t) in rows {
+        *got.entry(t).or_default() += 1;
+    }
+    ensure!(got == want, "event log types {got:?}\nrecorded {want:?}");
+    Ok(())
 }
 
 /// Strings returned by a script.
