@@ -124,7 +124,8 @@ def main():
     backend = out / "backend"
     backend.mkdir(exist_ok=True)
     os.environ.setdefault("CRAWLER_RESULT_BACKEND", f"file://{backend}")
-    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # the worker: no __pycache__ in the checkout
+    sys.dont_write_bytecode = True  # and this process
     # The crawler's own modules, configured by the environment above, send the scenarios.
     sys.path.insert(0, str(CRAWLER))
     import pages
