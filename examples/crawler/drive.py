@@ -26,7 +26,7 @@ def scenarios(base, closed):
     # Expires while the worker holds it for its ETA: the worker revokes it (task-revoked, expired).
     # (An `expires` already past is a zero message TTL: RabbitMQ drops the message unless a
     # consumer can take it at once, and then no event at all tells of it.)
-    yield "expired", lambda: visit.apply_async((f"{base}/page1.html",), countdown=4, expires=2)
+    yield "expired", lambda: visit.apply_async((f"{base}/page1.html",), countdown=5, expires=3)
     yield "revoked-eta", lambda: slow.apply_async((1,), countdown=30).revoke()
     yield "group", lambda: group(visit.s(f"{base}/page{i}.html") for i in range(1, 4)).delay()
     yield "chord", lambda: chord(visit.s(f"{base}/page{i}.html") for i in range(1, 5))(summarize.s())
