@@ -1,5 +1,10 @@
 //! `spawn_app()` and typed helpers: a relay on port 0 with a unique exchange, a publisher, WebSocket
-//! and plain HTTP clients. Readiness is the hub reporting `connected`, never a sleep.
+//! and plain HTTP clients. Readiness is the hub reporting `connected`, never a sleep (where only the
+//! broker knows, e.g. a queue's depth, the helpers poll the broker's answer).
+//!
+//! Everything a test creates on the broker (its exchange, its relays' queues and dead-letter
+//! queues) is deleted by [`TestApp::cleanup`], or when the `TestApp` is dropped by a failing test,
+//! so the broker is left as it was found.
 //!
 //! The broker is shared by every test of the binary, and the fault tests stop it: tests that use it
 //! hold [`BROKER_LOCK`] shared (a relay from [`spawn_app`] does so by default), fault tests hold it
@@ -11,11 +16,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
-use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions};
+use lapin::options::{
+    BasicPublishOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 use stalk_relay::consumer::{self, ConsumerOptions};
+use stalk_relay::dead_letter;
 use stalk_relay::history::Limits;
 use stalk_relay::hub::Hub;
 use stalk_relay::protocol::BrokerState;
@@ -59,6 +67,14 @@ pub struct AppOpts {
     pub shares_broker: bool,
     /// Server options (the token above overrides theirs).
     pub server: ServerOptions,
+    /// A durable named queue (`--queue`); deleted, with its dead-letter queue, by the cleanup.
+    pub queue: Option<String>,
+    /// `--queue-max-length`, when not the default.
+    pub queue_max_length: Option<u32>,
+    /// `--queue-message-ttl`, when not the default (tests may use less than a second).
+    pub queue_message_ttl: Option<Duration>,
+    /// PEM text of extra CAs to trust (`--broker-ca`).
+    pub broker_ca: Option<String>,
 }
 
 impl Default for AppOpts {
@@ -72,6 +88,10 @@ impl Default for AppOpts {
             wait_connected: true,
             shares_broker: true,
             server: ServerOptions::default(),
+            queue: None,
+            queue_max_length: None,
+            queue_message_ttl: None,
+            broker_ca: None,
         }
     }
 }
@@ -84,7 +104,63 @@ pub struct TestApp {
     pub consumer: JoinHandle<()>,
     stop: watch::Sender<bool>,
     publisher: Option<(Connection, lapin::Channel)>,
+    /// What [`TestApp::start_relay`] needs to start the relay again.
+    relay: RelaySpec,
+    /// What this test created on the broker: deleted by [`TestApp::cleanup`], or on drop when the
+    /// test failed before it.
+    leftovers: Leftovers,
     _broker: Option<RwLockReadGuard<'static, ()>>,
+}
+
+/// Everything a relay is started from.
+struct RelaySpec {
+    consumer: ConsumerOptions,
+    limits: Limits,
+    max_body_bytes: usize,
+    redacted_url: String,
+    server: ServerOptions,
+}
+
+/// A relay just started from a [`RelaySpec`].
+struct Running {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    consumer: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl RelaySpec {
+    /// Starts a hub, its consumer and its server on port 0.
+    async fn start(&self) -> Result<Running> {
+        let hub = Arc::new(Hub::new(
+            self.limits,
+            self.max_body_bytes,
+            self.redacted_url.clone(),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let consumer = tokio::spawn(consumer::run(
+            hub.clone(),
+            self.consumer.clone(),
+            stopped.clone(),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut shutdown = stopped;
+        tokio::spawn(server::run(
+            listener,
+            hub.clone(),
+            self.server.clone(),
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            },
+        ));
+        Ok(Running {
+            addr,
+            hub,
+            consumer,
+            stop,
+        })
+    }
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -102,36 +178,44 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
     } else {
         unique("stalk-test")
     };
-    let hub = Arc::new(Hub::new(
-        opts.limits,
-        opts.max_body_bytes,
-        url.redacted().to_owned(),
-    ));
-    let (stop, stopped) = watch::channel(false);
-    let copts = ConsumerOptions {
-        exchange: exchange.clone(),
-        ..ConsumerOptions::new(url)
+    let defaults = ConsumerOptions::new(url.clone());
+    let relay = RelaySpec {
+        consumer: ConsumerOptions {
+            exchange: exchange.clone(),
+            queue: opts.queue.clone(),
+            max_length: opts.queue_max_length.unwrap_or(defaults.max_length),
+            message_ttl: opts.queue_message_ttl.unwrap_or(defaults.message_ttl),
+            broker_ca: opts.broker_ca,
+            ..defaults
+        },
+        limits: opts.limits,
+        max_body_bytes: opts.max_body_bytes,
+        redacted_url: url.redacted().to_owned(),
+        server: ServerOptions {
+            token: opts.token,
+            ..opts.server
+        },
     };
-    let consumer = tokio::spawn(consumer::run(hub.clone(), copts, stopped.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let options = ServerOptions {
-        token: opts.token,
-        ..opts.server
-    };
-    let mut shutdown = stopped;
-    tokio::spawn(server::run(listener, hub.clone(), options, async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    }));
+    let mut leftovers = Leftovers::default();
+    if exchange != consumer::EXCHANGE {
+        leftovers.exchange = Some(exchange.clone());
+    }
+    if let Some(queue) = &opts.queue {
+        leftovers.add_queue(queue);
+    }
+    let running = relay.start().await?;
     let mut app = TestApp {
-        addr,
-        hub,
+        addr: running.addr,
+        hub: running.hub,
         exchange,
-        consumer,
-        stop,
+        consumer: running.consumer,
+        stop: running.stop,
         publisher: None,
+        relay,
+        leftovers,
         _broker: broker_guard,
     };
+    app.leftovers.add_own_queue(&app.relay, &app.hub);
     if opts.wait_connected {
         app.wait_broker(BrokerState::Connected)
             .await
@@ -142,6 +226,28 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
 }
 
 impl TestApp {
+    /// Starts the relay again (after [`TestApp::stop_relay`]): a new hub, consumer and server on
+    /// a new port, with the same options. Does not wait for the broker.
+    pub async fn start_relay(&mut self) -> Result<()> {
+        let running = self.relay.start().await?;
+        self.leftovers.add_own_queue(&self.relay, &running.hub);
+        self.addr = running.addr;
+        self.hub = running.hub;
+        self.consumer = running.consumer;
+        self.stop = running.stop;
+        Ok(())
+    }
+
+    /// Stops the relay (consumer and server) and waits until its consumer task has ended; the
+    /// test's publisher stays connected.
+    pub async fn stop_relay(&mut self) -> Result<()> {
+        self.stop.send_replace(true);
+        tokio::time::timeout(WAIT, &mut self.consumer)
+            .await
+            .context("the consumer did not stop")??;
+        Ok(())
+    }
+
     /// (Re)connects the test's publisher and declares the exchange (as Celery does).
     pub async fn connect_publisher(&mut self) -> Result<()> {
         let conn = Connection::connect(BROKER, ConnectionProperties::default())
@@ -151,6 +257,53 @@ impl TestApp {
         consumer::declare_exchange(&channel, &self.exchange).await?;
         self.publisher = Some((conn, channel));
         Ok(())
+    }
+
+    /// Messages waiting in `queue` and its consumers, as the broker reports them.
+    pub async fn queue_state(&self, queue: &str) -> Result<(u32, u32)> {
+        let (_, channel) = self.publisher.as_ref().context("no publisher")?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .with_context(|| format!("queue {queue} is not there"))?;
+        Ok((q.message_count(), q.consumer_count()))
+    }
+
+    /// Polls the broker until `queue`'s (messages, consumers) satisfy `wanted`: the broker's own
+    /// word is the readiness signal.
+    pub async fn wait_queue(&self, queue: &str, wanted: impl Fn(u32, u32) -> bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (messages, consumers) = self.queue_state(queue).await?;
+            if wanted(messages, consumers) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "queue {queue} stayed at {messages} messages, {consumers} consumers"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Polls `/metrics` until `series` has the value `wanted`.
+    pub async fn wait_metric(&self, series: &str, wanted: f64) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let value = self.metric(series).await?;
+            if value == wanted {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{series} stayed at {value}, wanted {wanted}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Waits until the relay reports this broker state.
@@ -275,19 +428,102 @@ impl TestApp {
         metric_in(&text, series)
     }
 
-    /// Stops the relay and deletes a unique exchange.
-    pub async fn cleanup(self) -> Result<()> {
-        self.stop.send_replace(true);
-        if let Some((conn, channel)) = self.publisher {
-            if self.exchange != consumer::EXCHANGE {
-                channel
-                    .exchange_delete(
-                        self.exchange.as_str().into(),
-                        ExchangeDeleteOptions::default(),
-                    )
-                    .await?;
+    /// Stops the relay, then deletes what the test created on the broker (its unique exchange,
+    /// its queues), so the broker is left as it was found.
+    pub async fn cleanup(mut self) -> Result<()> {
+        self.stop_relay().await?;
+        let leftovers = std::mem::take(&mut self.leftovers);
+        match self.publisher.take() {
+            Some((conn, channel)) => {
+                leftovers.delete_with(&channel).await?;
+                conn.close(200, "bye".into()).await?;
             }
-            conn.close(200, "bye".into()).await?;
+            None => leftovers.delete().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that failed before [`TestApp::cleanup`]: stop the relay and delete its leftovers
+    /// anyway, from a thread of its own (a destructor cannot await).
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        let leftovers = std::mem::take(&mut self.leftovers);
+        if leftovers.is_empty() {
+            return;
+        }
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(tokio::time::timeout(
+                    Duration::from_secs(5),
+                    leftovers.delete(),
+                ));
+            }
+        });
+        let _ = thread.join();
+    }
+}
+
+/// How often [`TestApp::wait_queue`] and [`TestApp::wait_metric`] look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Broker objects a test created and must delete.
+#[derive(Default)]
+struct Leftovers {
+    exchange: Option<String>,
+    queues: Vec<String>,
+}
+
+impl Leftovers {
+    /// The per-process queue of a relay started without `--queue`, and its dead-letter queue.
+    fn add_own_queue(&mut self, spec: &RelaySpec, hub: &Hub) {
+        if spec.consumer.queue.is_none() {
+            self.add_queue(&format!("stalk-relay.{}", hub.instance()));
+        }
+    }
+
+    /// A relay queue and its dead-letter queue.
+    fn add_queue(&mut self, queue: &str) {
+        self.queues.push(queue.to_owned());
+        self.queues.push(dead_letter::queue_name(queue));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exchange.is_none() && self.queues.is_empty()
+    }
+
+    /// Deletes everything over a connection of its own.
+    async fn delete(self) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let conn = Connection::connect(BROKER, ConnectionProperties::default())
+            .await
+            .context("connect to delete the test's exchange and queues")?;
+        let channel = conn.create_channel().await?;
+        self.delete_with(&channel).await?;
+        conn.close(200, "bye".into()).await?;
+        Ok(())
+    }
+
+    /// Deletes everything on `channel`; missing objects are not an error (RabbitMQ's deletes
+    /// succeed on objects that are gone).
+    async fn delete_with(self, channel: &lapin::Channel) -> Result<()> {
+        for queue in &self.queues {
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .with_context(|| format!("delete queue {queue}"))?;
+        }
+        if let Some(exchange) = &self.exchange {
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .with_context(|| format!("delete exchange {exchange}"))?;
         }
         Ok(())
     }

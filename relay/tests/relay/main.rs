@@ -8,6 +8,7 @@
 #![allow(missing_docs, reason = "test code")]
 mod broker;
 mod celery;
+mod drops;
 mod faults;
 mod helpers;
 mod recorder;
