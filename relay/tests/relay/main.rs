@@ -15,3 +15,4 @@ mod recorder;
 mod replay;
 mod security;
 mod slow;
+mod tls;
