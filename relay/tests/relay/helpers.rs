@@ -198,7 +198,7 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
     };
     let mut leftovers = Leftovers::default();
     if exchange != consumer::EXCHANGE {
-        leftovers.exchange = Some(exchange.clone());
+        leftovers.exchanges.push(exchange.clone());
     }
     if let Some(queue) = &opts.queue {
         leftovers.add_queue(queue);
@@ -428,6 +428,12 @@ impl TestApp {
         metric_in(&text, series)
     }
 
+    /// Deletes this exchange too at cleanup (one the test made something else create, e.g. a
+    /// Celery worker's control exchanges, which are neither durable nor auto-deleted).
+    pub fn delete_on_cleanup(&mut self, exchange: &str) {
+        self.leftovers.exchanges.push(exchange.to_owned());
+    }
+
     /// Stops the relay, then deletes what the test created on the broker (its unique exchange,
     /// its queues), so the broker is left as it was found.
     pub async fn cleanup(mut self) -> Result<()> {
@@ -458,10 +464,13 @@ impl Drop for TestApp {
                 .enable_all()
                 .build();
             if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(tokio::time::timeout(
-                    Duration::from_secs(5),
-                    leftovers.delete(),
-                ));
+                // (the timeout is made inside the runtime: it needs one to exist)
+                let result = runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), leftovers.delete()).await
+                });
+                if !matches!(result, Ok(Ok(()))) {
+                    eprintln!("could not delete the test's broker objects: {result:?}");
+                }
             }
         });
         let _ = thread.join();
@@ -474,7 +483,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// Broker objects a test created and must delete.
 #[derive(Default)]
 struct Leftovers {
-    exchange: Option<String>,
+    exchanges: Vec<String>,
     queues: Vec<String>,
 }
 
@@ -493,7 +502,7 @@ impl Leftovers {
     }
 
     fn is_empty(&self) -> bool {
-        self.exchange.is_none() && self.queues.is_empty()
+        self.exchanges.is_empty() && self.queues.is_empty()
     }
 
     /// Deletes everything over a connection of its own.
@@ -519,7 +528,7 @@ impl Leftovers {
                 .await
                 .with_context(|| format!("delete queue {queue}"))?;
         }
-        if let Some(exchange) = &self.exchange {
+        for exchange in &self.exchanges {
             channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await
