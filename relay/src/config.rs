@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::client::{Batch, DEFAULT_FRAME_MAX_BYTES, DEFAULT_FRAME_MAX_EVENTS};
 use crate::broker_url::BrokerUrl;
+use crate::client::{Batch, DEFAULT_FRAME_MAX_BYTES, DEFAULT_FRAME_MAX_EVENTS};
 use crate::consumer::{ConsumerOptions, DEFAULT_MAX_LENGTH, DEFAULT_PREFETCH};
 use crate::decode::DEFAULT_MAX_BODY_BYTES;
 use crate::history::{DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, Limits};

@@ -129,14 +129,16 @@ pub enum ConsumeError {
     #[error(
         "queue `{queue}` already exists with other arguments ({broker}). A durable --queue keeps \
          the arguments it was created with: start the relay with the same --queue-* options, \
-         use another --queue name, or delete the queue and its dead-letter queue \
-         (`rabbitmqctl delete_queue {queue}`; `{queue}{suffix}` likewise; events waiting in them \
-         are lost) so the relay creates them anew",
+         use another --queue name, or delete the relay's queue and its dead-letter queue \
+         (`rabbitmqctl delete_queue {relay_queue}` and `rabbitmqctl delete_queue \
+         {relay_queue}{suffix}`; events waiting in them are lost) so the relay creates them anew",
         suffix = dead_letter::SUFFIX
     )]
     QueueMismatch {
-        /// The queue (main or dead-letter) whose declaration was refused.
+        /// The queue (the relay's or its dead-letter queue) whose declaration was refused.
         queue: String,
+        /// The relay's queue.
+        relay_queue: String,
         /// RabbitMQ's text (it names the argument and both values).
         broker: String,
     },
@@ -156,7 +158,6 @@ pub async fn run(hub: SharedHub, opts: ConsumerOptions, mut shutdown: watch::Rec
             r = consume(&hub, &opts, &queue, &mut connected) => r,
             _ = shutdown.wait_for(|s| *s) => return,
         };
-        hub.set_broker_state(BrokerState::Down);
         if connected {
             backoff = INITIAL_BACKOFF;
         }
@@ -170,7 +171,9 @@ pub async fn run(hub: SharedHub, opts: ConsumerOptions, mut shutdown: watch::Rec
         } else {
             tracing::warn!(broker = %opts.url, %error, retry_in = ?delay, "broker connection lost");
         }
+        // The reason first, so whoever sees `down` can read why.
         hub.set_broker_error(Some(error));
+        hub.set_broker_state(BrokerState::Down);
         backoff = (backoff * 2).min(MAX_BACKOFF);
         tokio::select! {
             () = sleep(delay) => {}
@@ -327,7 +330,9 @@ async fn declare(
     let durable = opts.queue.is_some();
     let dead_queue = dead_letter::queue_name(queue);
     let dead_args = dead_letter::queue_arguments(opts.queue_expires());
-    let waiting = declare_queue(channel, &dead_queue, durable, dead_args).await?;
+    let waiting = declare_queue(channel, &dead_queue, durable, dead_args)
+        .await
+        .map_err(|e| explain_declare_error(e, &dead_queue, queue))?;
     if waiting >= dead_letter::MAX_LENGTH {
         tracing::warn!(
             queue = dead_queue,
@@ -336,7 +341,9 @@ async fn declare(
              while no relay was reading, so stalk_broker_dropped_total undercounts them"
         );
     }
-    declare_queue(channel, queue, durable, queue_arguments(opts, queue)).await?;
+    declare_queue(channel, queue, durable, queue_arguments(opts, queue))
+        .await
+        .map_err(|e| explain_declare_error(e, queue, queue))?;
     channel
         .queue_bind(
             queue.into(),
@@ -355,25 +362,25 @@ async fn declare_queue(
     name: &str,
     durable: bool,
     args: FieldTable,
-) -> Result<u32, ConsumeError> {
+) -> lapin::Result<u32> {
     let options = QueueDeclareOptions {
         durable,
         ..Default::default()
     };
-    match channel.queue_declare(name.into(), options, args).await {
-        Ok(q) => Ok(q.message_count()),
-        Err(e) => Err(explain_declare_error(e, name)),
-    }
+    let q = channel.queue_declare(name.into(), options, args).await?;
+    Ok(q.message_count())
 }
 
-/// Turns the broker's refusal to redeclare an existing queue with other arguments into an error
-/// that says what to do; other errors pass through.
-fn explain_declare_error(error: lapin::Error, queue: &str) -> ConsumeError {
+/// Turns the broker's refusal to redeclare an existing queue (`queue`: the relay's queue
+/// `relay_queue` or its dead-letter queue) with other arguments into an error that says what to
+/// do; other errors pass through.
+fn explain_declare_error(error: lapin::Error, queue: &str, relay_queue: &str) -> ConsumeError {
     if let lapin::ErrorKind::ProtocolError(amqp) = error.kind()
         && *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
     {
         return ConsumeError::QueueMismatch {
             queue: queue.to_owned(),
+            relay_queue: relay_queue.to_owned(),
             broker: amqp.get_message().to_string(),
         };
     }
@@ -398,7 +405,9 @@ fn count_dead_letter(hub: &SharedHub, dead: &Delivery, queue: &str) {
     let reason = DropReason::of(&dead.properties);
     if hub.metrics.count_drop(reason) == 0 {
         let hint = match reason {
-            DropReason::Expired => "the relay was too far behind or away: raise --queue-message-ttl",
+            DropReason::Expired => {
+                "the relay was too far behind or away: raise --queue-message-ttl"
+            }
             DropReason::Maxlen => "the relay was too far behind or away: raise --queue-max-length",
             DropReason::Rejected | DropReason::Other => "another consumer or policy is involved",
         };
@@ -471,13 +480,26 @@ mod tests {
                 "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q'".into(),
             )))
         };
-        let error = explain_declare_error(refusal(AMQPSoftError::PRECONDITIONFAILED), "q");
+        let error = explain_declare_error(refusal(AMQPSoftError::PRECONDITIONFAILED), "q", "q");
         assert!(matches!(error, ConsumeError::QueueMismatch { .. }));
         let text = error.to_string();
-        for needed in ["queue `q`", "inequivalent arg 'x-max-length'", "delete_queue q", "q.dead"] {
+        for needed in [
+            "queue `q` already exists",
+            "inequivalent arg 'x-max-length'",
+            "rabbitmqctl delete_queue q`",
+            "rabbitmqctl delete_queue q.dead`",
+        ] {
             assert!(text.contains(needed), "{needed} missing from: {text}");
         }
-        let other = explain_declare_error(refusal(AMQPSoftError::ACCESSREFUSED), "q");
+        // A refused dead-letter queue: the fix still names the relay's queues.
+        let dead = explain_declare_error(refusal(AMQPSoftError::PRECONDITIONFAILED), "q.dead", "q");
+        let text = dead.to_string();
+        assert!(text.contains("queue `q.dead` already exists"), "{text}");
+        assert!(
+            text.contains("delete_queue q.dead`") && !text.contains("q.dead.dead"),
+            "{text}"
+        );
+        let other = explain_declare_error(refusal(AMQPSoftError::ACCESSREFUSED), "q", "q");
         assert!(matches!(other, ConsumeError::Amqp(_)));
     }
 }

@@ -200,7 +200,10 @@ mod tests {
         let cases = [
             (vec![("x-death", deaths(&["maxlen"]))], DropReason::Maxlen),
             (vec![("x-death", deaths(&["expired"]))], DropReason::Expired),
-            (vec![("x-death", deaths(&["rejected"]))], DropReason::Rejected),
+            (
+                vec![("x-death", deaths(&["rejected"]))],
+                DropReason::Rejected,
+            ),
             // the newest death wins over an older one and over the first-death header
             (
                 vec![
@@ -217,7 +220,10 @@ mod tests {
                 vec![("x-death", deaths(&["delivery_limit"]))],
                 DropReason::Other,
             ),
-            (vec![("x-death", AMQPValue::LongLongInt(3))], DropReason::Other),
+            (
+                vec![("x-death", AMQPValue::LongLongInt(3))],
+                DropReason::Other,
+            ),
             (vec![], DropReason::Other),
         ];
         for (headers, want) in cases {
@@ -249,11 +255,15 @@ mod tests {
             get("x-max-length-bytes"),
             Some(AMQPValue::LongLongInt(16 << 20))
         );
-        assert_eq!(get("x-overflow"), Some(AMQPValue::LongString("drop-head".into())));
+        assert_eq!(
+            get("x-overflow"),
+            Some(AMQPValue::LongString("drop-head".into()))
+        );
         let mut main = FieldTable::default();
         add_dead_lettering(&mut main, "stalk");
         assert_eq!(
-            main.inner().get(&ShortString::from("x-dead-letter-routing-key")),
+            main.inner()
+                .get(&ShortString::from("x-dead-letter-routing-key")),
             Some(&AMQPValue::LongString("stalk.dead".into()))
         );
     }

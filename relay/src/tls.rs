@@ -91,7 +91,10 @@ mod tests {
             "key.pem",
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
         );
-        assert!(matches!(read_ca_file(&key_only), Err(CaError::Empty { .. })));
+        assert!(matches!(
+            read_ca_file(&key_only),
+            Err(CaError::Empty { .. })
+        ));
         let broken = file(
             "broken.pem",
             "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",

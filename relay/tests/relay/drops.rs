@@ -89,7 +89,11 @@ async fn events_pushed_out_of_a_full_queue_are_counted_and_the_rest_flow() -> Re
 
     let mut client = restart_relay(&mut app).await?;
     let kept = client.events(5).await?;
-    assert_eq!(bodies(&kept), published[7..], "the newest 5 are kept, in order");
+    assert_eq!(
+        bodies(&kept),
+        published[7..],
+        "the newest 5 are kept, in order"
+    );
     app.wait_metric(&dropped("maxlen"), 7.0).await?;
     assert_eq!(app.metric(&dropped("expired")).await?, 0.0);
     wait_status_dropped(&mut client, 7).await?;
@@ -163,7 +167,8 @@ async fn a_durable_queue_with_other_arguments_is_refused_clearly() -> Result<()>
     for needed in [
         format!("queue `{queue}` already exists with other arguments"),
         "x-max-length".to_owned(),
-        format!("rabbitmqctl delete_queue {queue}"),
+        format!("rabbitmqctl delete_queue {queue}`"),
+        format!("rabbitmqctl delete_queue {queue}.dead`"),
     ] {
         assert!(error.contains(&needed), "{needed:?} not in {error:?}");
     }

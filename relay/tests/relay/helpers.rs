@@ -163,6 +163,18 @@ impl RelaySpec {
     }
 }
 
+/// A plain connection to the test broker, within [`WAIT`] (a stuck connection attempt fails the
+/// test instead of hanging it).
+pub async fn connect_broker() -> Result<Connection> {
+    tokio::time::timeout(
+        WAIT,
+        Connection::connect(BROKER, ConnectionProperties::default()),
+    )
+    .await
+    .context("connecting to RabbitMQ took too long")?
+    .context("cannot connect to RabbitMQ (is it running on 127.0.0.1:5672?)")
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}.{:016x}", fastrand::u64(..))
 }
@@ -250,9 +262,7 @@ impl TestApp {
 
     /// (Re)connects the test's publisher and declares the exchange (as Celery does).
     pub async fn connect_publisher(&mut self) -> Result<()> {
-        let conn = Connection::connect(BROKER, ConnectionProperties::default())
-            .await
-            .context("publisher connection")?;
+        let conn = connect_broker().await.context("publisher connection")?;
         let channel = conn.create_channel().await?;
         consumer::declare_exchange(&channel, &self.exchange).await?;
         self.publisher = Some((conn, channel));
@@ -439,14 +449,20 @@ impl TestApp {
     pub async fn cleanup(mut self) -> Result<()> {
         self.stop_relay().await?;
         let leftovers = std::mem::take(&mut self.leftovers);
-        match self.publisher.take() {
-            Some((conn, channel)) => {
-                leftovers.delete_with(&channel).await?;
-                conn.close(200, "bye".into()).await?;
+        let publisher = self.publisher.take();
+        let delete = async move {
+            match publisher {
+                Some((conn, channel)) => {
+                    leftovers.delete_with(&channel).await?;
+                    conn.close(200, "bye".into()).await?;
+                    Ok(())
+                }
+                None => leftovers.delete().await,
             }
-            None => leftovers.delete().await?,
-        }
-        Ok(())
+        };
+        tokio::time::timeout(WAIT, delete)
+            .await
+            .context("deleting the test's broker objects took too long")?
     }
 }
 
@@ -510,7 +526,7 @@ impl Leftovers {
         if self.is_empty() {
             return Ok(());
         }
-        let conn = Connection::connect(BROKER, ConnectionProperties::default())
+        let conn = connect_broker()
             .await
             .context("connect to delete the test's exchange and queues")?;
         let channel = conn.create_channel().await?;
