@@ -17,15 +17,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ConnectionProperties, DefaultConnectionBuilder, ExchangeKind};
 use tokio::sync::watch;
-use tokio::time::{Instant, interval, sleep, timeout};
+use tokio::time::{interval, sleep, timeout};
 
+use crate::acks::BatchAcks;
 use crate::broker_url::BrokerUrl;
 use crate::dead_letter::{self, DropReason};
 use crate::hub::{SharedHub, unix_now};
@@ -64,9 +65,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the queue depth (`stalk_consumer_queue_messages`) is read from the broker.
 const DEPTH_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Acks are sent for every this many deliveries (`multiple`), or when the queue goes idle.
-const ACK_BATCH: u64 = 100;
 
 /// How the consumer connects and what queue it declares.
 #[derive(Clone, Debug)]
@@ -263,10 +261,8 @@ async fn consume(
     tracing::info!(broker = %opts.url, queue, "consuming Celery events");
 
     let mut depth = interval(DEPTH_INTERVAL);
-    let mut unacked: u64 = 0;
-    let mut last_tag = 0;
-    let idle_ack = Duration::from_millis(50);
-    let mut ack_deadline: Option<Instant> = None;
+    let mut acks = BatchAcks::new(channel.clone(), opts.prefetch);
+    let mut dead_acks = BatchAcks::new(dead_channel.clone(), dead_letter::PREFETCH);
     loop {
         tokio::select! {
             delivery = consumer.next() => {
@@ -274,27 +270,16 @@ async fn consume(
                 let delivery = delivery?;
                 let ct = delivery.properties.content_type().as_ref().map(|c| c.as_str());
                 hub.ingest(&delivery.data, ct, unix_now());
-                last_tag = delivery.delivery_tag;
-                unacked += 1;
-                if unacked >= ACK_BATCH {
-                    channel.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
-                    unacked = 0;
-                    ack_deadline = None;
-                } else if ack_deadline.is_none() {
-                    ack_deadline = Some(Instant::now() + idle_ack);
-                }
+                acks.handled(delivery.delivery_tag).await?;
             }
             dead = dead_letters.next() => {
                 let Some(dead) = dead else { return Ok(()) };
                 let dead = dead?;
                 count_dead_letter(hub, &dead, queue);
-                dead_channel.basic_ack(dead.delivery_tag, BasicAckOptions::default()).await?;
+                dead_acks.handled(dead.delivery_tag).await?;
             }
-            () = async { tokio::time::sleep_until(ack_deadline.expect("guarded")).await }, if ack_deadline.is_some() => {
-                channel.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
-                unacked = 0;
-                ack_deadline = None;
-            }
+            () = acks.due() => acks.flush().await?,
+            () = dead_acks.due() => dead_acks.flush().await?,
             _ = depth.tick() => {
                 let waiting = message_count(&channel, queue).await?;
                 hub.metrics.queue_messages.store(waiting.into(), Relaxed);

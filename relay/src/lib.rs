@@ -6,6 +6,7 @@
 //! at its own pace, so no client can slow the consumer or another client, and memory is bounded by
 //! the history bounds. The wire format is in [`protocol`] (documented in `docs/protocol.md`).
 
+pub mod acks;
 pub mod broker_url;
 pub mod client;
 pub mod config;

@@ -13,7 +13,7 @@ use rustls_pki_types::pem::PemObject;
 #[non_exhaustive]
 pub enum CaError {
     /// The file cannot be read.
-    #[error("cannot read the broker CA file {path}: {source}")]
+    #[error("cannot read the broker CA file {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -75,6 +75,8 @@ pub struct AppOpts {
     pub queue_message_ttl: Option<Duration>,
     /// PEM text of extra CAs to trust (`--broker-ca`).
     pub broker_ca: Option<String>,
+    /// `--prefetch`, when not the default.
+    pub prefetch: Option<u16>,
 }
 
 impl Default for AppOpts {
@@ -92,6 +94,7 @@ impl Default for AppOpts {
             queue_max_length: None,
             queue_message_ttl: None,
             broker_ca: None,
+            prefetch: None,
         }
     }
 }
@@ -198,6 +201,7 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
             max_length: opts.queue_max_length.unwrap_or(defaults.max_length),
             message_ttl: opts.queue_message_ttl.unwrap_or(defaults.message_ttl),
             broker_ca: opts.broker_ca,
+            prefetch: opts.prefetch.unwrap_or(defaults.prefetch),
             ..defaults
         },
         limits: opts.limits,
