@@ -10,7 +10,8 @@ use serde_json::Value;
 use stalk_relay::dead_letter;
 use stalk_relay::protocol::BrokerState;
 
-use crate::helpers::{AppOpts, TestApp, WAIT, WsClient, spawn_app, unique};
+use crate::helpers::{AppOpts, TestApp, WAIT, spawn_app, unique};
+use crate::ws_client::WsClient;
 
 /// One small event, numbered so that the kept ones can be told apart.
 fn heartbeat(n: u32) -> String {

@@ -15,15 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use futures_util::{SinkExt, StreamExt};
-use lapin::options::{
-    BasicPublishOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 use stalk_relay::consumer::{self, ConsumerOptions};
-use stalk_relay::dead_letter;
 use stalk_relay::history::Limits;
 use stalk_relay::hub::Hub;
 use stalk_relay::protocol::BrokerState;
@@ -32,8 +28,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::leftovers::Leftovers;
+use crate::ws_client::{WsClient, WsError};
 
 /// The test broker (the machine's RabbitMQ).
 pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -231,7 +229,7 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
         leftovers,
         _broker: broker_guard,
     };
-    app.leftovers.add_own_queue(&app.relay, &app.hub);
+    app.note_own_queue();
     if opts.wait_connected {
         app.wait_broker(BrokerState::Connected)
             .await
@@ -246,12 +244,21 @@ impl TestApp {
     /// a new port, with the same options. Does not wait for the broker.
     pub async fn start_relay(&mut self) -> Result<()> {
         let running = self.relay.start().await?;
-        self.leftovers.add_own_queue(&self.relay, &running.hub);
         self.addr = running.addr;
         self.hub = running.hub;
         self.consumer = running.consumer;
         self.stop = running.stop;
+        self.note_own_queue();
         Ok(())
+    }
+
+    /// A relay started without `--queue` declares `stalk-relay.<instance>`: delete it (and its
+    /// dead-letter queue) at cleanup.
+    fn note_own_queue(&mut self) {
+        if self.relay.consumer.queue.is_none() {
+            let queue = format!("stalk-relay.{}", self.hub.instance());
+            self.leftovers.add_queue(&queue);
+        }
     }
 
     /// Stops the relay (consumer and server) and waits until its consumer task has ended; the
@@ -393,7 +400,7 @@ impl TestApp {
             );
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(WsClient { ws, last_seq: None }),
+            Ok((ws, _)) => Ok(WsClient::new(ws)),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 Err(WsError::Status(resp.status().as_u16()))
             }
@@ -411,7 +418,7 @@ impl TestApp {
         let (ws, _) =
             tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
                 .await?;
-        Ok(WsClient { ws, last_seq: None })
+        Ok(WsClient::new(ws))
     }
 
     /// A plain HTTP/1.1 GET; returns status and body.
@@ -500,64 +507,6 @@ impl Drop for TestApp {
 /// How often [`TestApp::wait_queue`] and [`TestApp::wait_metric`] look again.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Broker objects a test created and must delete.
-#[derive(Default)]
-struct Leftovers {
-    exchanges: Vec<String>,
-    queues: Vec<String>,
-}
-
-impl Leftovers {
-    /// The per-process queue of a relay started without `--queue`, and its dead-letter queue.
-    fn add_own_queue(&mut self, spec: &RelaySpec, hub: &Hub) {
-        if spec.consumer.queue.is_none() {
-            self.add_queue(&format!("stalk-relay.{}", hub.instance()));
-        }
-    }
-
-    /// A relay queue and its dead-letter queue.
-    fn add_queue(&mut self, queue: &str) {
-        self.queues.push(queue.to_owned());
-        self.queues.push(dead_letter::queue_name(queue));
-    }
-
-    fn is_empty(&self) -> bool {
-        self.exchanges.is_empty() && self.queues.is_empty()
-    }
-
-    /// Deletes everything over a connection of its own.
-    async fn delete(self) -> Result<()> {
-        if self.is_empty() {
-            return Ok(());
-        }
-        let conn = connect_broker()
-            .await
-            .context("connect to delete the test's exchange and queues")?;
-        let channel = conn.create_channel().await?;
-        self.delete_with(&channel).await?;
-        conn.close(200, "bye".into()).await?;
-        Ok(())
-    }
-
-    /// Deletes everything on `channel`; missing objects are not an error (RabbitMQ's deletes
-    /// succeed on objects that are gone).
-    async fn delete_with(self, channel: &lapin::Channel) -> Result<()> {
-        for queue in &self.queues {
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .with_context(|| format!("delete queue {queue}"))?;
-        }
-        for exchange in &self.exchanges {
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .with_context(|| format!("delete exchange {exchange}"))?;
-        }
-        Ok(())
-    }
-}
-
 pub fn metric_in(text: &str, series: &str) -> Result<f64> {
     for line in text.lines() {
         if let Some(v) = line.strip_prefix(series).and_then(|r| r.strip_prefix(' ')) {
@@ -565,138 +514,4 @@ pub fn metric_in(text: &str, series: &str) -> Result<f64> {
         }
     }
     bail!("no {series} in metrics:\n{text}")
-}
-
-#[derive(Debug)]
-pub enum WsError {
-    Status(u16),
-    Other(
-        #[allow(dead_code, reason = "shown through Debug")] tokio_tungstenite::tungstenite::Error,
-    ),
-}
-
-impl std::fmt::Display for WsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-pub struct WsClient {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-    /// Last seq seen (events or gap), to check contiguity.
-    last_seq: Option<u64>,
-}
-
-impl WsClient {
-    /// The next frame of any kind.
-    pub async fn frame(&mut self) -> Result<Value> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .context("no frame in time")?;
-            match msg.context("socket closed")?? {
-                Message::Text(t) => return Ok(serde_json::from_str(t.as_str())?),
-                Message::Close(c) => bail!("closed: {c:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    /// The next frame that is not `status`.
-    pub async fn data_frame(&mut self) -> Result<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "only status frames for {WAIT:?}"
-            );
-            let f = self.frame().await?;
-            if f["kind"] != "status" {
-                return Ok(f);
-            }
-        }
-    }
-
-    /// Reads event entries until `n` are collected, checking `seq` is contiguous; `gap` frames fail.
-    pub async fn events(&mut self, n: usize) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            let f = self.data_frame().await?;
-            match f["kind"].as_str() {
-                Some("events") => {
-                    for e in f["events"].as_array().context("events")? {
-                        let seq = e["seq"].as_u64().context("seq")?;
-                        if let Some(last) = self.last_seq {
-                            anyhow::ensure!(seq == last + 1, "seq {seq} after {last}");
-                        }
-                        self.last_seq = Some(seq);
-                        out.push(e.clone());
-                    }
-                }
-                _ => bail!("unexpected frame {f}"),
-            }
-        }
-        anyhow::ensure!(out.len() == n, "got {} events, wanted {n}", out.len());
-        Ok(out)
-    }
-
-    /// The entries of the next `events` frame (gaps fail), checking contiguity.
-    pub async fn next_events(&mut self) -> Result<Vec<Value>> {
-        let first = self.last_seq.map_or(1, |s| s + 1) as usize;
-        let f = self.data_frame().await?;
-        anyhow::ensure!(f["kind"] == "events", "unexpected frame {f}");
-        let n = f["events"].as_array().context("events")?.len();
-        let _ = first;
-        let mut out = Vec::new();
-        for e in f["events"].as_array().context("events")? {
-            let seq = e["seq"].as_u64().context("seq")?;
-            if let Some(last) = self.last_seq {
-                anyhow::ensure!(seq == last + 1, "seq {seq} after {last}");
-            }
-            self.last_seq = Some(seq);
-            out.push(e.clone());
-        }
-        anyhow::ensure!(out.len() == n);
-        Ok(out)
-    }
-
-    /// Reads `status` frames until one shows a broker state that `wanted` accepts; returns it.
-    /// Any other frame fails.
-    pub async fn wait_status(&mut self, wanted: impl Fn(&str) -> bool) -> Result<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "no such status in {WAIT:?}"
-            );
-            let f = self.frame().await?;
-            anyhow::ensure!(f["kind"] == "status", "unexpected frame {f}");
-            if wanted(f["broker"]["state"].as_str().unwrap_or("")) {
-                return Ok(f);
-            }
-        }
-    }
-
-    /// The next message as it comes: `Ok(None)` when the connection ended (closed or reset).
-    pub async fn raw_frame(&mut self) -> Result<Option<Value>> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .context("no frame in time")?;
-            match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(t.as_str())?)),
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    pub fn set_last_seq(&mut self, seq: u64) {
-        self.last_seq = Some(seq);
-    }
-
-    pub async fn close(mut self) -> Result<()> {
-        self.ws.send(Message::Close(None)).await?;
-        Ok(())
-    }
 }
