@@ -44,6 +44,18 @@ pub(crate) fn App() -> Html {
         });
     }
     {
+        // Time moves even when no event comes: rates decay, workers go offline, ages grow.
+        let dispatcher = ui.dispatcher();
+        use_effect_with((), move |_| {
+            yew::platform::spawn_local(async move {
+                loop {
+                    yew::platform::time::sleep(std::time::Duration::from_secs(1)).await;
+                    dispatcher.dispatch(super::store::Action::Tick);
+                }
+            });
+        });
+    }
+    {
         let route = route.clone();
         use_effect_with((), move |_| {
             let on_hash = Closure::<dyn Fn()>::new(move || route.set(current_route()));

@@ -17,6 +17,8 @@ pub(crate) struct Ui {
     pub(crate) version: u64,
     /// The WebSocket.
     pub(crate) conn: ConnState,
+    /// Bumped every second, so views of time (rates, liveness, ages) move without events.
+    pub(crate) tick: u64,
 }
 
 impl Default for Ui {
@@ -24,6 +26,7 @@ impl Default for Ui {
         Ui {
             version: 0,
             conn: ConnState::Connecting,
+            tick: 0,
         }
     }
 }
@@ -34,6 +37,8 @@ pub(crate) enum Action {
     Applied,
     /// The WebSocket changed state.
     Conn(ConnState),
+    /// A second passed.
+    Tick,
 }
 
 impl Reducible for Ui {
@@ -43,6 +48,7 @@ impl Reducible for Ui {
         let mut next = (*self).clone();
         match action {
             Action::Applied => next.version += 1,
+            Action::Tick => next.tick += 1,
             Action::Conn(c) if c == self.conn => return self,
             // Offline is final for the page's life (reload to go live again).
             Action::Conn(_) if self.conn == ConnState::Offline => return self,
