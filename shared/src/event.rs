@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::json::{JsonRef, Reader, SyntaxError};
+use crate::json::{JsonRef, Key, Reader, SyntaxError, key_word};
 use crate::value::Num;
 
 /// What a task event says happened: the part of `type` after `task-`.
@@ -109,15 +109,39 @@ macro_rules! known_fields {
             pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
         }
 
+        /// The [`key_word`] of each known field.
+        #[allow(non_upper_case_globals)]
+        mod words {
+            use crate::json::key_word;
+            $( pub(super) const $field: u128 = key_word(stringify!($field).as_bytes()); )*
+        }
+
         impl<'a> Fields<'a> {
             /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
             pub fn set(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
-                match &*key {
-                    $( stringify!($field) => self.$field = Some(value), )*
-                    _ => match self.other.iter_mut().find(|(k, _)| *k == key) {
-                        Some(slot) => slot.1 = value,
-                        None => self.other.push((key, value)),
-                    },
+                self.set_keyed(Key { word: key_word(key.as_bytes()), text: key }, value);
+            }
+
+            /// [`Fields::set`] for a key read with its word: known keys by one integer match.
+            #[inline]
+            pub(crate) fn set_keyed(&mut self, key: Key<'a>, value: JsonRef<'a>) {
+                match key.word {
+                    $( words::$field => self.$field = Some(value), )*
+                    _ => self.set_other(key.text, value),
+                }
+            }
+
+            fn set_other(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
+                match self.other.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => {
+                        if self.other.is_empty() {
+                            // Events with unknown keys usually have several (worker events
+                            // carry seven): one allocation instead of four.
+                            self.other.reserve_exact(8);
+                        }
+                        self.other.push((key, value))
+                    }
                 }
             }
 
@@ -199,6 +223,20 @@ pub struct Event<'a> {
 }
 
 impl Event<'_> {
+    /// An event with nothing set, to be filled by the reader.
+    fn empty() -> Event<'static> {
+        Event {
+            type_name: Cow::Borrowed(""),
+            kind: EventKind::Other,
+            hostname: None,
+            timestamp: None,
+            local_received: None,
+            clock: None,
+            uuid: None,
+            fields: Fields::default(),
+        }
+    }
+
     /// The same event, owning its text (to keep it beyond the message body it came from).
     pub fn into_owned(self) -> Event<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -308,9 +346,10 @@ pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
         r.end().map_err(not_json)?;
         return Err(DecodeError::NotAnObject(what));
     }
-    let ev = event(&mut r).map_err(not_json)?;
+    let mut ev = Event::empty();
+    let checked = read_event(&mut r, &mut ev).map_err(not_json)?;
     r.end().map_err(not_json)?;
-    ev
+    checked.map(|()| ev)
 }
 
 fn not_json(e: SyntaxError) -> DecodeError {
@@ -329,24 +368,42 @@ fn scalar_kind(first: Option<u8>) -> &'static str {
 
 /// Reads one event object in a single pass (syntax errors are `Err` of the outer result), then
 /// checks what its group requires (the inner result).
-#[inline]
 fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, SyntaxError> {
+    let mut ev = Event::empty();
+    Ok(read_event(r, &mut ev)?.map(|()| ev))
+}
+
+/// The [`key_word`]s of the envelope keys.
+const TYPE: u128 = key_word(b"type");
+const HOSTNAME: u128 = key_word(b"hostname");
+const TIMESTAMP: u128 = key_word(b"timestamp");
+const LOCAL_RECEIVED: u128 = key_word(b"local_received");
+const CLOCK: u128 = key_word(b"clock");
+const UUID: u128 = key_word(b"uuid");
+
+/// Reads one event object into `ev` (an [`Event::empty`]), in place: an event is ~600 bytes,
+/// and building it in a local then moving it through nested results cost four copies.
+#[inline]
+fn read_event<'a>(
+    r: &mut Reader<'a>,
+    ev: &mut Event<'a>,
+) -> Result<Result<(), DecodeError>, SyntaxError> {
     let mut raw = RawEnvelope::default();
-    let mut fields = Fields::default();
-    r.object(|key, r| {
+    let fields = &mut ev.fields;
+    r.keyed_object(|key, r| {
         let value = r.value()?;
-        match &*key {
-            "type" => raw.type_name = Some(value),
-            "hostname" => raw.hostname = Some(value),
-            "timestamp" => raw.timestamp = Some(value),
-            "local_received" => raw.local_received = Some(value),
-            "clock" => raw.clock = Some(value),
-            "uuid" => raw.uuid = Some(value),
-            _ => fields.set(key, value),
+        match key.word {
+            TYPE => raw.type_name = Some(value),
+            HOSTNAME => raw.hostname = Some(value),
+            TIMESTAMP => raw.timestamp = Some(value),
+            LOCAL_RECEIVED => raw.local_received = Some(value),
+            CLOCK => raw.clock = Some(value),
+            UUID => raw.uuid = Some(value),
+            _ => fields.set_keyed(key, value),
         }
         Ok(())
     })?;
-    Ok(raw.into_event(fields))
+    Ok(raw.fill(ev))
 }
 
 /// The envelope keys as they arrived, before their types are checked.
@@ -361,8 +418,9 @@ struct RawEnvelope<'a> {
 }
 
 impl<'a> RawEnvelope<'a> {
+    /// Checks the envelope and sets it on `ev`.
     #[inline]
-    fn into_event(self, fields: Fields<'a>) -> Result<Event<'a>, DecodeError> {
+    fn fill(self, ev: &mut Event<'a>) -> Result<(), DecodeError> {
         let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
         let kind = EventKind::parse(&type_name);
         let hostname = string("hostname", self.hostname)?;
@@ -384,16 +442,14 @@ impl<'a> RawEnvelope<'a> {
             }
             EventKind::Other => {}
         }
-        Ok(Event {
-            type_name,
-            kind,
-            hostname,
-            timestamp,
-            local_received: number("local_received", self.local_received)?,
-            clock: number("clock", self.clock)?,
-            uuid,
-            fields,
-        })
+        ev.local_received = number("local_received", self.local_received)?;
+        ev.clock = number("clock", self.clock)?;
+        ev.type_name = type_name;
+        ev.kind = kind;
+        ev.hostname = hostname;
+        ev.timestamp = timestamp;
+        ev.uuid = uuid;
+        Ok(())
     }
 }
 

@@ -101,6 +101,142 @@ impl<'a> JsonRef<'a> {
     }
 }
 
+/// The significant digits of a number, accumulated while it is scanned.
+#[derive(Default)]
+struct Digits {
+    /// The first 19 digits as an integer (fraction digits included, the point ignored).
+    mantissa: u64,
+    /// How many digits there were (beyond 19, `mantissa` stops growing).
+    count: usize,
+}
+
+impl Digits {
+    /// Reads the digits at `i` onwards; returns the index after them. Eight digits at a time
+    /// where possible: a timestamp has 17, so the byte-at-a-time loop is what cost.
+    #[inline]
+    fn read(&mut self, b: &[u8], mut i: usize) -> usize {
+        while self.count + 8 <= 19
+            && let Some(word) = b.get(i..i + 8)
+            && let Some(n) = eight_digits(u64::from_le_bytes(word.try_into().expect("8 bytes")))
+        {
+            self.mantissa = self.mantissa * 100_000_000 + n;
+            self.count += 8;
+            i += 8;
+        }
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if self.count < 19 {
+                self.mantissa = self.mantissa * 10 + u64::from(c - b'0');
+            }
+            self.count += 1;
+            i += 1;
+        }
+        i
+    }
+
+    /// The value of a number without exponent, when it can be had exactly from the digits:
+    /// integers of up to 18 digits, and decimals of up to 19 significant digits (see
+    /// [`exact_quotient`]). `None` sends the text to the standard parser.
+    #[inline]
+    fn convert(&self, negative: bool, fraction: Option<usize>) -> Option<JsonRef<'static>> {
+        let Some(fraction) = fraction else {
+            if self.count > 18 {
+                return None;
+            }
+            let n = self.mantissa as i64;
+            return Some(JsonRef::Int(if negative { -n } else { n }));
+        };
+        if self.count > 19 || fraction > 19 {
+            return None;
+        }
+        let v = exact_quotient(self.mantissa, fraction);
+        Some(JsonRef::Float(if negative { -v } else { v }))
+    }
+}
+
+/// The value of eight ASCII digits (little-endian word), or `None` if one is not a digit: three
+/// multiplications instead of eight steps (the SWAR trick of fast_float and simdjson).
+#[inline]
+fn eight_digits(w: u64) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Every byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of it.
+    if (w & 0xF0F0_F0F0_F0F0_F0F0) != ZEROS
+        || (w.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) != ZEROS
+    {
+        return None;
+    }
+    let w = w - ZEROS;
+    let w = (w * 10 + (w >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let w = (w * 100 + (w >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((w * 10_000 + (w >> 32)) & 0xFFFF_FFFF)
+}
+
+/// `10^k` for `k` in `0..=19` (all that fit a `u64`).
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// `mantissa / 10^k` correctly rounded (to nearest, ties to even), as `str::parse` gives it.
+///
+/// When the mantissa fits 2^53 this is Clinger's fast path (both operands exact, one IEEE
+/// division). Timestamps have 17 digits, beyond 2^53, so for them the quotient is computed in
+/// integers: `(mantissa << s) / 10^k` with 64 or 65 significant bits plus a sticky bit for the
+/// remainder, rounded to 53 bits by hand, then scaled by a power of two (exact: the result is a
+/// normal number, between 1e-19 and 2e19).
+fn exact_quotient(mantissa: u64, k: usize) -> f64 {
+    const POW10_F64: [f64; 20] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19,
+    ];
+    if mantissa <= 1 << 53 {
+        return mantissa as f64 / POW10_F64[k];
+    }
+    let d = POW10_U64[k];
+    let bits = |x: u128| 128 - x.leading_zeros();
+    // Shift so that the quotient has at least 64 bits: s = 64 - bits(m) + bits(d) <= 64 + 64 - 54,
+    // and the shifted numerator stays below 2^(64 + bits(d)) <= 2^128.
+    let s = 64 - bits(u128::from(mantissa)) + bits(u128::from(d));
+    let n = u128::from(mantissa) << s;
+    let (q, sticky) = (n / u128::from(d), n % u128::from(d) != 0);
+    let drop = bits(q) - 53;
+    let kept = (q >> drop) as u64;
+    let rest = q & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    let up = rest > half || (rest == half && (sticky || kept & 1 == 1));
+    let kept = kept + u64::from(up);
+    // 2^(drop - s) as a float: drop - s is between -125 and 2, well inside the normal range.
+    let exp = i64::from(drop) - i64::from(s);
+    let scale = f64::from_bits(((1023 + exp) as u64) << 52);
+    kept as f64 * scale
+}
+
+/// An object key as read: its text, and its [`key_word`] for dispatching on known keys.
+pub(crate) struct Key<'a> {
+    pub(crate) word: u128,
+    pub(crate) text: Cow<'a, str>,
+}
+
+/// A key of up to 15 bytes as one integer: its bytes (little-endian) and its length in the top
+/// byte, so keys are told apart by one integer comparison instead of a string comparison; 0 for
+/// longer keys (no key the State knows by name is that long).
+pub(crate) const fn key_word(key: &[u8]) -> u128 {
+    if key.len() >= 16 {
+        return 0;
+    }
+    let mut w = (key.len() as u128) << 120;
+    let mut i = 0;
+    while i < key.len() {
+        w |= (key[i] as u128) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
 /// Reading position over the input.
 pub(crate) struct Reader<'a> {
     s: &'a str,
@@ -181,6 +317,24 @@ impl<'a> Reader<'a> {
         &mut self,
         mut entry: impl FnMut(Cow<'a, str>, &mut Self) -> Result<()>,
     ) -> Result<()> {
+        self.members(Self::string, |key, r| entry(key, r))
+    }
+
+    /// [`Reader::object`], with each key as a [`Key`].
+    #[inline]
+    pub(crate) fn keyed_object(
+        &mut self,
+        entry: impl FnMut(Key<'a>, &mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.members(Self::key, entry)
+    }
+
+    #[inline]
+    fn members<K>(
+        &mut self,
+        mut read_key: impl FnMut(&mut Self) -> Result<K>,
+        mut entry: impl FnMut(K, &mut Self) -> Result<()>,
+    ) -> Result<()> {
         self.expect(b'{', "expected `{`")?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -190,7 +344,7 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return self.err("expected a string key");
             }
-            let key = self.string()?;
+            let key = read_key(self)?;
             self.expect(b':', "expected `:`")?;
             entry(key, self)?;
             match self.peek() {
@@ -250,22 +404,15 @@ impl<'a> Reader<'a> {
     fn number(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i;
         let b = self.b;
-        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
-        // second pass: integers of up to 18 digits, and decimals whose digits fit 2^53 (Clinger's
-        // fast path: one exact division, correctly rounded). Anything else goes to `str::parse`.
-        let mut mantissa: u64 = 0;
-        let mut count = 0usize;
-        let mut digits = |i: &mut usize| {
-            let s = *i;
-            while let Some(&c) = b.get(*i).filter(|c| c.is_ascii_digit()) {
-                if count < 19 {
-                    mantissa = mantissa * 10 + u64::from(c - b'0');
-                }
-                count += 1;
-                *i += 1;
-            }
-            *i - s
+        let invalid = |at| {
+            Err(SyntaxError {
+                what: "invalid number",
+                at,
+            })
         };
+        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
+        // second pass; see `finish_number` for which ones are converted directly.
+        let mut digits = Digits::default();
         let mut i = self.i;
         let negative = b[i] == b'-';
         if negative {
@@ -273,66 +420,42 @@ impl<'a> Reader<'a> {
         }
         match b.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                digits(&mut i);
-            }
-            _ => {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
-            }
+            Some(b'1'..=b'9') => i = digits.read(b, i),
+            _ => return invalid(i),
         }
-        let mut float = false;
-        let mut fraction = 0;
+        let mut fraction = None;
         if b.get(i) == Some(&b'.') {
-            i += 1;
-            float = true;
-            fraction = digits(&mut i);
-            if fraction == 0 {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
+            let after = digits.read(b, i + 1);
+            if after == i + 1 {
+                return invalid(after);
             }
+            fraction = Some(after - i - 1);
+            i = after;
         }
         let mut exponent = false;
         if matches!(b.get(i), Some(b'e' | b'E')) {
             i += 1;
-            float = true;
             exponent = true;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            let skip = |i: &mut usize| {
-                let s = *i;
-                while b.get(*i).is_some_and(u8::is_ascii_digit) {
-                    *i += 1;
-                }
-                *i - s
-            };
-            if skip(&mut i) == 0 {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
+            let first = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == first {
+                return invalid(i);
             }
         }
         self.i = i;
-        const POW10: [f64; 23] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-        ];
-        if !float && count <= 18 {
-            let n = mantissa as i64;
-            return Ok(JsonRef::Int(if negative { -n } else { n }));
-        }
-        if float && !exponent && count <= 19 && mantissa <= 1 << 53 && fraction < POW10.len() {
-            let v = mantissa as f64 / POW10[fraction];
-            return Ok(JsonRef::Float(if negative { -v } else { v }));
+        if !exponent && let Some(v) = digits.convert(negative, fraction) {
+            return Ok(v);
         }
         let text = &self.s[start..i];
-        if !float && let Ok(n) = text.parse::<i64>() {
+        if fraction.is_none()
+            && !exponent
+            && let Ok(n) = text.parse::<i64>()
+        {
             return Ok(JsonRef::Int(n));
         }
         match text.parse::<f64>() {
@@ -350,12 +473,18 @@ impl<'a> Reader<'a> {
         self.i += 1;
         let start = self.i;
         let end = self.scan_plain(start);
+        if self.b.get(end) == Some(&b'"') {
+            self.i = end + 1;
+            return Ok(Cow::Borrowed(&self.s[start..end]));
+        }
+        self.string_tail(start, end).map(Cow::Owned)
+    }
+
+    /// The rest of a string that did not end at the first special byte: escapes, or an error.
+    #[cold]
+    fn string_tail(&mut self, start: usize, end: usize) -> Result<String> {
         match self.b.get(end) {
-            Some(b'"') => {
-                self.i = end + 1;
-                Ok(Cow::Borrowed(&self.s[start..end]))
-            }
-            Some(b'\\') => self.escaped(start, end).map(Cow::Owned),
+            Some(b'\\') => self.escaped(start, end),
             Some(_) => Err(SyntaxError {
                 what: "control character in string",
                 at: end,
@@ -365,6 +494,24 @@ impl<'a> Reader<'a> {
                 at: start,
             }),
         }
+    }
+
+    /// Reads an object key (the reader is at its opening quote), with its [`key_word`].
+    #[inline]
+    pub(crate) fn key(&mut self) -> Result<Key<'a>> {
+        let start = self.i + 1;
+        let text = self.string()?;
+        let len = text.len();
+        let word = match &text {
+            // The common case: the key's bytes are in the input, followed by at least `":0}`, so a
+            // 16-byte load usually fits and is masked to the key.
+            Cow::Borrowed(_) if len < 16 && start + 16 <= self.b.len() => {
+                let raw = u128::from_le_bytes(self.b[start..start + 16].try_into().expect("16"));
+                (raw & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120)
+            }
+            _ => key_word(text.as_bytes()),
+        };
+        Ok(Key { word, text })
     }
 
     /// The index of the first `"`, `\` or control byte at or after `i`, eight bytes at a time.
@@ -535,6 +682,69 @@ mod tests {
             one(r#" [1, {"a": [true, null]}] "#),
             Ok(JsonRef::Json(r#"[1, {"a": [true, null]}]"#))
         );
+    }
+
+    /// The direct conversions agree with the standard parser bit for bit: random decimals of 1 to
+    /// 19 significant digits (timestamps, durations, tiny and huge mantissas), and the halfway
+    /// cases where rounding is decided by the sticky bit.
+    #[test]
+    fn direct_numbers_agree_with_str_parse() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts: Vec<String> = Vec::new();
+        for _ in 0..200_000 {
+            let digits = 1 + (next() % 19) as usize;
+            let mut m = next() % 10u64.pow(digits as u32 - 1).max(1) * 10 + next() % 10;
+            if next() % 4 == 0 {
+                m = m.max(1 << 53) + next() % 1000;
+            }
+            let text = m.to_string();
+            texts.push(text.clone());
+            if text.len() >= 2 {
+                let (int, frac) = text.split_at(1 + (next() as usize) % (text.len() - 1));
+                texts.push(format!("{int}.{frac}"));
+                texts.push(format!("-{int}.{frac}"));
+                texts.push(format!("0.{text}"));
+            }
+        }
+        // Exact halfway points between neighbouring doubles near a timestamp, and one unit off.
+        for k in 0..2_000u64 {
+            let x = 1_795_503_313.0 + k as f64 * 0.000_123;
+            let halfway = (x + f64::from_bits(x.to_bits() + 1)) / 2.0;
+            texts.push(format!("{halfway:.17}"));
+            texts.push(format!("{:.7}", x));
+        }
+        // Integers beyond 2^53 written with a fraction: exact ties between two doubles.
+        for _ in 0..20_000 {
+            let m = (1u64 << 53) + next() % (1u64 << (next() % 6 + 2) * 53 / 8);
+            for frac in ["0", "5", "50", "1", "9", "49"] {
+                let text = format!("{m}.{frac}");
+                if text.len() <= 20 {
+                    texts.push(text);
+                }
+            }
+        }
+        texts.push("1795503313.6964676".into());
+        texts.push("0.1000000000000000055511151231257827".into());
+        for text in &texts {
+            let ours = one(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            match ours {
+                JsonRef::Int(i) => assert_eq!(Ok(i), text.parse::<i64>(), "{text}"),
+                JsonRef::Float(f) => {
+                    assert_eq!(
+                        f.to_bits(),
+                        text.parse::<f64>().unwrap().to_bits(),
+                        "{text}"
+                    )
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]
