@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::json::{JsonRef, Key, Reader, SyntaxError, key_word};
+use crate::json::{JsonRef, Reader, SyntaxError, key_word};
 use crate::value::Num;
 
 /// What a task event says happened: the part of `type` after `task-`.
@@ -109,25 +109,33 @@ macro_rules! known_fields {
             pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
         }
 
-        /// The [`key_word`] of each known field.
+        /// The position of each known field in [`FIELD_NAMES`].
         #[allow(non_upper_case_globals)]
-        mod words {
-            use crate::json::key_word;
-            $( pub(super) const $field: u128 = key_word(stringify!($field).as_bytes()); )*
+        mod ids {
+            #[allow(non_camel_case_types, dead_code)]
+            #[repr(u8)]
+            enum Id { $( $field, )* }
+            $( pub(super) const $field: u8 = Id::$field as u8; )*
         }
+
+        /// The keys of the named fields of [`Fields`], in declaration order.
+        const FIELD_NAMES: &[&str] = &[$( stringify!($field), )*];
 
         impl<'a> Fields<'a> {
             /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
             pub fn set(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
-                self.set_keyed(Key { word: key_word(key.as_bytes()), text: key }, value);
+                match known_key(key_word(key.as_bytes())) {
+                    Known::Field(n) => self.set_nth(n, value),
+                    _ => self.set_other(key, value),
+                }
             }
 
-            /// [`Fields::set`] for a key read with its word: known keys by one integer match.
+            /// Sets the `n`th named field (see [`FIELD_NAMES`]): a jump table, no string compare.
             #[inline]
-            pub(crate) fn set_keyed(&mut self, key: Key<'a>, value: JsonRef<'a>) {
-                match key.word {
-                    $( words::$field => self.$field = Some(value), )*
-                    _ => self.set_other(key.text, value),
+            fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
+                match n {
+                    $( ids::$field => self.$field = Some(value), )*
+                    _ => unreachable!("field ids come from FIELD_NAMES"),
                 }
             }
 
@@ -373,13 +381,88 @@ fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, Synta
     Ok(read_event(r, &mut ev)?.map(|()| ev))
 }
 
-/// The [`key_word`]s of the envelope keys.
-const TYPE: u128 = key_word(b"type");
-const HOSTNAME: u128 = key_word(b"hostname");
-const TIMESTAMP: u128 = key_word(b"timestamp");
-const LOCAL_RECEIVED: u128 = key_word(b"local_received");
-const CLOCK: u128 = key_word(b"clock");
-const UUID: u128 = key_word(b"uuid");
+/// The envelope keys, as [`Known::Envelope`] numbers them.
+const ENVELOPE: [&str; 6] = [
+    "type",
+    "hostname",
+    "timestamp",
+    "local_received",
+    "clock",
+    "uuid",
+];
+
+/// What a key is to the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    /// An envelope key (index in [`ENVELOPE`]).
+    Envelope(u8),
+    /// A named field of [`Fields`] (index in [`FIELD_NAMES`]).
+    Field(u8),
+    /// Anything else: goes to [`Fields::other`].
+    Other,
+}
+
+/// A perfect hash of the known keys' words into 64 buckets: one multiplication, one comparison
+/// per key instead of a tree of 128-bit comparisons. The multiplier is searched at compile time.
+struct KeyTable {
+    mult: u64,
+    words: [u128; 64],
+    /// Index into `ENVELOPE ++ FIELD_NAMES`, or `u8::MAX` for an empty bucket.
+    ids: [u8; 64],
+}
+
+const fn bucket(word: u128, mult: u64) -> usize {
+    ((word as u64 ^ (word >> 64) as u64).wrapping_mul(mult) >> 58) as usize
+}
+
+const KEYS: KeyTable = {
+    let mut mult: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        let mut t = KeyTable {
+            mult,
+            words: [0; 64],
+            ids: [u8::MAX; 64],
+        };
+        let mut ok = true;
+        let mut i = 0;
+        while ok && i < ENVELOPE.len() + FIELD_NAMES.len() {
+            let name = if i < ENVELOPE.len() {
+                ENVELOPE[i]
+            } else {
+                FIELD_NAMES[i - ENVELOPE.len()]
+            };
+            let word = key_word(name.as_bytes());
+            assert!(word != 0, "known keys are at most 15 bytes");
+            let b = bucket(word, mult);
+            ok = t.ids[b] == u8::MAX;
+            t.words[b] = word;
+            t.ids[b] = i as u8;
+            i += 1;
+        }
+        if ok {
+            break t;
+        }
+        mult = mult
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407)
+            | 1;
+    }
+};
+
+/// Classifies a key by its [`key_word`].
+#[inline]
+fn known_key(word: u128) -> Known {
+    let b = bucket(word, KEYS.mult);
+    let id = KEYS.ids[b];
+    // An empty bucket has word 0 and id MAX; word 0 (a long key) lands on it or on a mismatch.
+    if KEYS.words[b] != word || id == u8::MAX {
+        Known::Other
+    } else if (id as usize) < ENVELOPE.len() {
+        Known::Envelope(id)
+    } else {
+        Known::Field(id - ENVELOPE.len() as u8)
+    }
+}
 
 /// Reads one event object into `ev` (an [`Event::empty`]), in place: an event is ~600 bytes,
 /// and building it in a local then moving it through nested results cost four copies.
@@ -392,14 +475,10 @@ fn read_event<'a>(
     let fields = &mut ev.fields;
     r.keyed_object(|key, r| {
         let value = r.value()?;
-        match key.word {
-            TYPE => raw.type_name = Some(value),
-            HOSTNAME => raw.hostname = Some(value),
-            TIMESTAMP => raw.timestamp = Some(value),
-            LOCAL_RECEIVED => raw.local_received = Some(value),
-            CLOCK => raw.clock = Some(value),
-            UUID => raw.uuid = Some(value),
-            _ => fields.set_keyed(key, value),
+        match known_key(key.word) {
+            Known::Field(n) => fields.set_nth(n, value),
+            Known::Envelope(n) => raw.set_nth(n, value),
+            Known::Other => fields.set_other(key.text, value),
         }
         Ok(())
     })?;
@@ -418,6 +497,20 @@ struct RawEnvelope<'a> {
 }
 
 impl<'a> RawEnvelope<'a> {
+    /// Sets the `n`th key of [`ENVELOPE`].
+    #[inline]
+    fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
+        let slot = match n {
+            0 => &mut self.type_name,
+            1 => &mut self.hostname,
+            2 => &mut self.timestamp,
+            3 => &mut self.local_received,
+            4 => &mut self.clock,
+            _ => &mut self.uuid,
+        };
+        *slot = Some(value);
+    }
+
     /// Checks the envelope and sets it on `ev`.
     #[inline]
     fn fill(self, ev: &mut Event<'a>) -> Result<(), DecodeError> {
@@ -563,6 +656,27 @@ mod tests {
             ("", EventKind::Other),
         ] {
             assert_eq!(EventKind::parse(ty), kind, "{ty}");
+        }
+    }
+
+    #[test]
+    fn every_known_key_and_no_other_is_recognised() {
+        for (i, k) in ENVELOPE.iter().enumerate() {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Envelope(i as u8));
+        }
+        for (i, k) in FIELD_NAMES.iter().enumerate() {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Field(i as u8));
+        }
+        for k in [
+            "",
+            "typ",
+            "types",
+            "pid\0",
+            "x",
+            "local_received_",
+            "a_very_long_key_name",
+        ] {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Other, "{k}");
         }
     }
 

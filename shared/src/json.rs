@@ -115,13 +115,17 @@ impl Digits {
     /// where possible: a timestamp has 17, so the byte-at-a-time loop is what cost.
     #[inline]
     fn read(&mut self, b: &[u8], mut i: usize) -> usize {
+        // Up to eight digits per step while they surely fit the 19 kept (see `leading_digits`).
         while self.count + 8 <= 19
-            && let Some(word) = b.get(i..i + 8)
-            && let Some(n) = eight_digits(u64::from_le_bytes(word.try_into().expect("8 bytes")))
+            && let Some(bytes) = b.get(i..i + 8)
         {
-            self.mantissa = self.mantissa * 100_000_000 + n;
-            self.count += 8;
-            i += 8;
+            let (n, len) = leading_digits(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+            self.mantissa = self.mantissa * POW10_U64[len] + n;
+            self.count += len;
+            i += len;
+            if len < 8 {
+                return i;
+            }
         }
         while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
             if self.count < 19 {
@@ -153,21 +157,42 @@ impl Digits {
     }
 }
 
-/// The value of eight ASCII digits (little-endian word), or `None` if one is not a digit: three
-/// multiplications instead of eight steps (the SWAR trick of fast_float and simdjson).
+/// The value and the number of the ASCII digits that start the 8-byte word `w` (little-endian),
+/// in a dozen operations whatever their number: the digits are found by a byte-wise range test,
+/// shifted to the top of the word (the bytes below become leading zeros), then combined pairwise
+/// by three multiplications (the SWAR trick of fast_float and simdjson).
 #[inline]
-fn eight_digits(w: u64) -> Option<u64> {
+fn leading_digits(w: u64) -> (u64, usize) {
     const ZEROS: u64 = 0x3030_3030_3030_3030;
-    // Every byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of it.
-    if (w & 0xF0F0_F0F0_F0F0_F0F0) != ZEROS
-        || (w.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) != ZEROS
-    {
-        return None;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Per byte x (no carries between bytes: the low seven bits plus 0x50 stay below 0x100): the
+    // high bit of x7 + 0x50 says x >= '0', that of x7 + 0x46 says x > '9'; bytes >= 0x80 are not
+    // digits either.
+    let x7 = w & LOW7;
+    let not_digit = (!(x7 + 0x5050_5050_5050_5050) | (x7 + 0x4646_4646_4646_4646) | w) & HI;
+    let len = (not_digit.trailing_zeros() / 8) as usize;
+    if len == 0 {
+        return (0, 0);
     }
-    let w = w - ZEROS;
+    let w = (w - ZEROS) << (8 * (8 - len));
     let w = (w * 10 + (w >> 8)) & 0x00FF_00FF_00FF_00FF;
     let w = (w * 100 + (w >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((w * 10_000 + (w >> 32)) & 0xFFFF_FFFF)
+    ((w * 10_000 + (w >> 32)) & 0xFFFF_FFFF, len)
+}
+
+/// The high bit of each byte of `w` (little-endian) that may be a `"`, `\` or control byte;
+/// the lowest marked byte is always one (borrows can only mark bytes *above* a real match).
+#[inline]
+fn special_bytes(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let quote = w ^ (LO * u64::from(b'"'));
+    let slash = w ^ (LO * u64::from(b'\\'));
+    ((quote.wrapping_sub(LO) & !quote)
+        | (slash.wrapping_sub(LO) & !slash)
+        | (w.wrapping_sub(LO * 0x20) & !w))
+        & HI
 }
 
 /// `10^k` for `k` in `0..=19` (all that fit a `u64`).
@@ -500,36 +525,42 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn key(&mut self) -> Result<Key<'a>> {
         let start = self.i + 1;
-        let text = self.string()?;
-        let len = text.len();
-        let word = match &text {
-            // The common case: the key's bytes are in the input, followed by at least `":0}`, so a
-            // 16-byte load usually fits and is masked to the key.
-            Cow::Borrowed(_) if len < 16 && start + 16 <= self.b.len() => {
-                let raw = u128::from_le_bytes(self.b[start..start + 16].try_into().expect("16"));
-                (raw & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120)
+        // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
+        // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
+        // quote and, masked, is the word; no byte is looked at twice.
+        if let Some(bytes) = self.b.get(start..start + 16) {
+            let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+            let (m_lo, m_hi) = (special_bytes(lo), special_bytes(hi));
+            let len = if m_lo != 0 {
+                m_lo.trailing_zeros() / 8
+            } else {
+                8 + m_hi.trailing_zeros() / 8
+            } as usize;
+            if len < 16 && bytes[len] == b'"' {
+                let word = (u128::from(hi) << 64 | u128::from(lo)) & ((1u128 << (8 * len)) - 1)
+                    | ((len as u128) << 120);
+                self.i = start + len + 1;
+                return Ok(Key {
+                    word,
+                    text: Cow::Borrowed(&self.s[start..start + len]),
+                });
             }
-            _ => key_word(text.as_bytes()),
-        };
-        Ok(Key { word, text })
+        }
+        let text = self.string()?;
+        Ok(Key {
+            word: key_word(text.as_bytes()),
+            text,
+        })
     }
 
     /// The index of the first `"`, `\` or control byte at or after `i`, eight bytes at a time.
     #[inline]
     fn scan_plain(&self, mut i: usize) -> usize {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
         let b = self.b;
-        while i + 8 <= b.len() {
-            let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            let quote = w ^ (LO * u64::from(b'"'));
-            let slash = w ^ (LO * u64::from(b'\\'));
-            let special = ((quote.wrapping_sub(LO) & !quote)
-                | (slash.wrapping_sub(LO) & !slash)
-                | (w.wrapping_sub(LO * 0x20) & !w))
-                & HI;
+        while let Some(bytes) = b.get(i..i + 8) {
+            let special = special_bytes(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
             if special != 0 {
-                // Borrows can only mark bytes *above* a real match, so the lowest mark is exact.
                 return i + (special.trailing_zeros() / 8) as usize;
             }
             i += 8;
