@@ -478,7 +478,7 @@ fn read_event<'a>(
         match known_key(key.word) {
             Known::Field(n) => fields.set_nth(n, value),
             Known::Envelope(n) => raw.set_nth(n, value),
-            Known::Other => fields.set_other(key.text, value),
+            Known::Other => fields.set_other(key.text(r), value),
         }
         Ok(())
     })?;

@@ -240,10 +240,23 @@ fn exact_quotient(mantissa: u64, k: usize) -> f64 {
     kept as f64 * scale
 }
 
-/// An object key as read: its text, and its [`key_word`] for dispatching on known keys.
+/// An object key as read: its [`key_word`] for dispatching on known keys, and its text.
 pub(crate) struct Key<'a> {
     pub(crate) word: u128,
-    pub(crate) text: Cow<'a, str>,
+    /// Where a plain key is in the input (start, length), when `owned` is `None`.
+    span: (usize, usize),
+    /// The key's text when it was read the general way.
+    owned: Option<Cow<'a, str>>,
+}
+
+impl<'a> Key<'a> {
+    /// The key's text.
+    pub(crate) fn text(self, r: &Reader<'a>) -> Cow<'a, str> {
+        match self.owned {
+            Some(text) => text,
+            None => Cow::Borrowed(&r.s[self.span.0..self.span.0 + self.span.1]),
+        }
+    }
 }
 
 /// A key of up to 15 bytes as one integer: its bytes (little-endian) and its length in the top
@@ -287,8 +300,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and returns the next byte without consuming it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek(&mut self) -> Option<u8> {
+        // Most calls land on a token at once: one comparison (whitespace bytes are all <= b' ').
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => self.skip_whitespace(),
+        }
+    }
+
+    /// [`Reader::peek`] past whitespace.
+    #[inline(never)]
+    fn skip_whitespace(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(c);
@@ -342,23 +365,36 @@ impl<'a> Reader<'a> {
         &mut self,
         mut entry: impl FnMut(Cow<'a, str>, &mut Self) -> Result<()>,
     ) -> Result<()> {
-        self.members(Self::string, |key, r| entry(key, r))
+        self.expect(b'{', "expected `{`")?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return self.err("expected a string key");
+            }
+            let key = self.string()?;
+            self.expect(b':', "expected `:`")?;
+            entry(key, self)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected `,` or `}`"),
+            }
+        }
     }
 
-    /// [`Reader::object`], with each key as a [`Key`].
+    /// [`Reader::object`], with each key as a [`Key`]. Written for the separators Python's
+    /// `json.dumps` puts between members (`": "` and `", "`): those are taken in one step, anything
+    /// else goes through the general whitespace and punctuation checks (same errors).
     #[inline]
     pub(crate) fn keyed_object(
         &mut self,
-        entry: impl FnMut(Key<'a>, &mut Self) -> Result<()>,
-    ) -> Result<()> {
-        self.members(Self::key, entry)
-    }
-
-    #[inline]
-    fn members<K>(
-        &mut self,
-        mut read_key: impl FnMut(&mut Self) -> Result<K>,
-        mut entry: impl FnMut(K, &mut Self) -> Result<()>,
+        mut entry: impl FnMut(Key<'a>, &mut Self) -> Result<()>,
     ) -> Result<()> {
         self.expect(b'{', "expected `{`")?;
         if self.peek() == Some(b'}') {
@@ -369,11 +405,20 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return self.err("expected a string key");
             }
-            let key = read_key(self)?;
-            self.expect(b':', "expected `:`")?;
+            let key = self.key()?;
+            if self.b.get(self.i..self.i + 2) == Some(b": ") {
+                self.i += 2;
+            } else {
+                self.expect(b':', "expected `:`")?;
+            }
             entry(key, self)?;
             match self.peek() {
-                Some(b',') => self.i += 1,
+                Some(b',') => {
+                    self.i += 1;
+                    if self.b.get(self.i) == Some(&b' ') {
+                        self.i += 1;
+                    }
+                }
                 Some(b'}') => {
                     self.i += 1;
                     return Ok(());
@@ -527,7 +572,8 @@ impl<'a> Reader<'a> {
         let start = self.i + 1;
         // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
         // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
-        // quote and, masked, is the word; no byte is looked at twice.
+        // quote and, masked, is the word; no byte is looked at twice, and the key's text is only
+        // made if it is asked for (unknown keys).
         if let Some(bytes) = self.b.get(start..start + 16) {
             let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
             let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
@@ -538,19 +584,27 @@ impl<'a> Reader<'a> {
                 8 + m_hi.trailing_zeros() / 8
             } as usize;
             if len < 16 && bytes[len] == b'"' {
-                let word = (u128::from(hi) << 64 | u128::from(lo)) & ((1u128 << (8 * len)) - 1)
-                    | ((len as u128) << 120);
+                // Keep the key's bytes only: masks of `len` bytes, in 64-bit halves.
+                let keep = |n: usize| match n {
+                    0 => 0,
+                    1..8 => (1u64 << (8 * n)) - 1,
+                    _ => u64::MAX,
+                };
+                let lo = lo & keep(len);
+                let hi = hi & keep(len.saturating_sub(8)) | (len as u64) << 56;
                 self.i = start + len + 1;
                 return Ok(Key {
-                    word,
-                    text: Cow::Borrowed(&self.s[start..start + len]),
+                    word: u128::from(hi) << 64 | u128::from(lo),
+                    span: (start, len),
+                    owned: None,
                 });
             }
         }
         let text = self.string()?;
         Ok(Key {
             word: key_word(text.as_bytes()),
-            text,
+            span: (0, 0),
+            owned: Some(text),
         })
     }
 
