@@ -175,10 +175,15 @@ fn leading_digits(w: u64) -> (u64, usize) {
     if len == 0 {
         return (0, 0);
     }
-    let w = (w - ZEROS) << (8 * (8 - len));
-    let w = (w * 10 + (w >> 8)) & 0x00FF_00FF_00FF_00FF;
-    let w = (w * 100 + (w >> 16)) & 0x0000_FFFF_0000_FFFF;
-    ((w * 10_000 + (w >> 32)) & 0xFFFF_FFFF, len)
+    // Wrapping arithmetic throughout: borrows from the non-digit bytes and carries out of the top
+    // lane only touch bytes that are shifted or masked away.
+    let w = w.wrapping_sub(ZEROS) << (8 * (8 - len));
+    let w = (w.wrapping_mul(10).wrapping_add(w >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let w = (w.wrapping_mul(100).wrapping_add(w >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (
+        (w.wrapping_mul(10_000).wrapping_add(w >> 32)) & 0xFFFF_FFFF,
+        len,
+    )
 }
 
 /// The high bit of each byte of `w` (little-endian) that may be a `"`, `\` or control byte;

@@ -196,6 +196,7 @@ struct TaskStore<'s> {
 }
 
 impl task::Store for TaskStore<'_> {
+    #[inline]
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value {
         let known = match key {
             "root_id" => self.root.as_ref(),
@@ -463,8 +464,8 @@ impl State {
             self.task_count += 1;
         }
         let mut store = TaskStore {
-            root: self.known_id(ev.fields.root_id.as_ref()),
-            parent: self.known_id(ev.fields.parent_id.as_ref()),
+            root: self.known_id(ev.fields.root_id.as_ref(), handle),
+            parent: self.known_id(ev.fields.parent_id.as_ref(), handle),
             strings: &mut self.strings,
             pack: false,
         };
@@ -518,8 +519,13 @@ impl State {
     }
 
     /// The map's own copy of a task id named by a field, so `root_id` / `parent_id` share it.
-    fn known_id(&self, v: Option<&JsonRef<'_>>) -> Option<Arc<str>> {
+    /// `this` is the event's task: a root task names itself, which needs no lookup.
+    fn known_id(&self, v: Option<&JsonRef<'_>>, this: Handle) -> Option<Arc<str>> {
         let id = v?.as_str()?;
+        let own = &self.slot(this).task.uuid;
+        if **own == *id {
+            return Some(own.clone());
+        }
         self.tasks
             .find(id)
             .and_then(|h| self.tasks.get(h))

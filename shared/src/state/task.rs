@@ -10,7 +10,8 @@ use crate::value::{Num, Value};
 
 /// Turns borrowed event values into stored ones (sharing strings where it pays).
 pub(crate) trait Store {
-    /// The stored value of field `key`.
+    /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
+    /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
     /// The stored form of a key of `extra`.
     fn key(&mut self, key: &str) -> Arc<str>;
@@ -336,7 +337,7 @@ impl TaskInfo {
     }
 
     /// Copies the rare fields present in `f`.
-    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut dyn Store, received_rule: bool) {
+    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut impl Store, received_rule: bool) {
         let fields: [(&str, RareSlot, &Option<JsonRef<'_>>); 4] = [
             ("eta", |r| &mut r.eta, &f.eta),
             ("expires", |r| &mut r.expires, &f.expires),
@@ -453,7 +454,7 @@ impl Task {
         timestamp: Num,
         clock: Num,
         fields: &Fields<'_>,
-        store: &mut dyn Store,
+        store: &mut impl Store,
     ) {
         if let Some(m) = Moment::of(subject) {
             self.moments.set(m as usize, timestamp);
@@ -486,7 +487,7 @@ impl Task {
         }
     }
 
-    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
+    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
         let i = &mut self.info;
         for (key, slot, v) in [
             ("name", &mut i.name, &f.name),
@@ -503,7 +504,7 @@ impl Task {
         i.copy_rare(f, store, true);
     }
 
-    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
+    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
         let i = &mut self.info;
         for (key, slot, v) in [
             ("name", &mut i.name, &f.name),
@@ -539,7 +540,12 @@ impl Task {
 
 /// Sets one extra field. The list is a boxed slice (16 bytes, no spare capacity): most tasks have
 /// none or one, and they change rarely.
-fn set_extra(extra: &mut Box<[(Arc<str>, Value)]>, key: &str, value: Value, store: &mut dyn Store) {
+fn set_extra(
+    extra: &mut Box<[(Arc<str>, Value)]>,
+    key: &str,
+    value: Value,
+    store: &mut impl Store,
+) {
     match extra.iter_mut().find(|(k, _)| &**k == key) {
         Some(slot) => slot.1 = value,
         None => {

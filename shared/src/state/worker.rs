@@ -105,8 +105,13 @@ impl Worker {
         for (k, v) in f.iter() {
             let slot = match k {
                 "pid" => {
-                    pid_changed = true;
-                    &mut self.pid
+                    // Every heartbeat repeats the pid: rebuild the id only when it changes.
+                    let pid = strings.value(v, Keep::Shared, false);
+                    if pid != self.pid {
+                        self.pid = pid;
+                        pid_changed = true;
+                    }
+                    continue;
                 }
                 "freq" => &mut self.freq,
                 "active" => &mut self.active,
