@@ -396,7 +396,9 @@ impl State {
             None
         };
         let hostname = self.strings.shared(hostname);
-        (self.workers.push_back(Worker::new(hostname)), evicted)
+        let mut worker = Worker::new(hostname);
+        worker.id = self.strings.shared(&worker.id);
+        (self.workers.push_back(worker), evicted)
     }
 
     fn apply_task(&mut self, subject: &TaskSubject, ev: &Event<'_>) -> Result<Applied, ApplyError> {

@@ -133,7 +133,9 @@ impl Worker {
             *slot = strings.value(v, Keep::Shared, false);
         }
         if pid_changed {
-            self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
+            // Shared, so that every worker with this id (recordings restart workers) holds one
+            // allocation: the time heap keys origins by allocation.
+            self.id = strings.shared(&format!("{}.{}", self.hostname, py_str(&self.pid)));
         }
     }
 
