@@ -136,9 +136,11 @@ proptest! {
         }
         let mut by_state: HashMap<TaskState, usize> = HashMap::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut by_worker: HashMap<String, usize> = HashMap::new();
         for (_, t) in state.tasks() {
             *by_state.entry(t.state.clone()).or_default() += 1;
             if let Some(n) = t.name() { *by_name.entry(n.to_owned()).or_default() += 1; }
+            if let Some(w) = &t.worker { *by_worker.entry(w.to_string()).or_default() += 1; }
             for c in state.children(t) {
                 prop_assert!(state.task_at(c).is_some(), "children are live");
             }
@@ -146,6 +148,7 @@ proptest! {
         let counts = state.counts();
         prop_assert_eq!(by_state, counts.by_state.iter().map(|(k, v)| (k.clone(), *v)).collect::<HashMap<_, _>>());
         prop_assert_eq!(by_name, counts.by_name.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>());
+        prop_assert_eq!(by_worker, counts.by_worker.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>());
     }
 
     #[test]

@@ -128,26 +128,31 @@ impl Counts {
         }
     }
 
-    /// Moves one task from `old` to `new`, touching only the counts whose key changed (most events
-    /// change the state alone).
-    fn change(&mut self, old: &TaskKey, new: &TaskKey) {
-        if old.state != new.state {
-            bump(&mut self.by_state, &old.state, -1);
-            bump(&mut self.by_state, &new.state, 1);
+    /// Moves one task's counts from what `before` recorded to the task's values now, touching only
+    /// the counts whose key changed (most events change the state alone).
+    fn change(&mut self, before: &Before, t: &Task) {
+        if before.state != t.state {
+            bump(&mut self.by_state, &before.state, -1);
+            bump(&mut self.by_state, &t.state, 1);
         }
-        if old.name != new.name {
-            if let Some(name) = &old.name {
-                bump(&mut self.by_name, name, -1);
-            }
-            if let Some(name) = &new.name {
-                bump(&mut self.by_name, name, 1);
+        if let Some(old) = &before.name {
+            let new = shared_str(&t.info.name);
+            if *old != new {
+                if let Some(name) = old {
+                    bump(&mut self.by_name, name, -1);
+                }
+                if let Some(name) = &new {
+                    bump(&mut self.by_name, name, 1);
+                }
             }
         }
-        if old.worker != new.worker {
-            if let Some(worker) = &old.worker {
+        if let Some(old) = &before.worker
+            && *old != t.worker
+        {
+            if let Some(worker) = old {
                 bump(&mut self.by_worker, worker, -1);
             }
-            if let Some(worker) = &new.worker {
+            if let Some(worker) = &t.worker {
                 bump(&mut self.by_worker, worker, 1);
             }
         }
@@ -180,8 +185,36 @@ impl TaskKey {
             state: t.state.clone(),
             name: shared_str(&t.info.name),
             worker: t.worker.clone(),
-            // A task that is its own root needs no index entry: trees start from the root itself.
-            root: shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid),
+            root: root_key(t),
+        }
+    }
+}
+
+/// The root a task is indexed under. A task that is its own root needs no index entry: trees
+/// start from the root itself.
+fn root_key(t: &Task) -> Option<Arc<str>> {
+    shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid)
+}
+
+/// A task's key before an event, for the parts the event can change (`None`: it cannot, so it is
+/// not copied). Cloning every part at every event cost six reference-count updates; most events
+/// carry no `name` or `root_id` and come from the task's current worker.
+struct Before {
+    state: TaskState,
+    name: Option<Option<Arc<str>>>,
+    worker: Option<Option<Arc<str>>>,
+    root: Option<Option<Arc<str>>>,
+}
+
+impl Before {
+    fn of(t: &Task, ev: &Event<'_>, new_worker: Option<&str>) -> Before {
+        Before {
+            state: t.state.clone(),
+            name: ev.fields.name.is_some().then(|| shared_str(&t.info.name)),
+            worker: new_worker
+                .filter(|w| t.worker.as_deref() != Some(*w))
+                .map(|_| t.worker.clone()),
+            root: ev.fields.root_id.is_some().then(|| root_key(t)),
         }
     }
 }
@@ -437,8 +470,12 @@ impl State {
             }
         };
 
+        // What this event may change of the task's counts and index entries.
+        let sent = *subject == TaskSubject::Sent;
+        let before = Before::of(&self.slot(handle).task, ev, (!sent).then_some(&*hostname));
+
         // 2. client or worker, and the worker's heartbeat from the task event.
-        let origin = if *subject == TaskSubject::Sent {
+        let origin = if sent {
             self.slot_mut(handle).task.client = Some(hostname.clone());
             hostname.clone()
         } else {
@@ -472,7 +509,6 @@ impl State {
             pack: false,
         };
         let slot = self.tasks.get_mut(handle).expect("task handle is live");
-        let before = TaskKey::of(&slot.task);
         slot.task
             .apply(subject, timestamp, clock, &ev.fields, &mut store);
         if slot.task.state.is_ready() && !before.state.is_ready() {
@@ -481,8 +517,11 @@ impl State {
         }
         self.reindex(handle, before);
 
-        // 6. task types and the creation-time indexes.
-        if let Some(name) = shared_str(&self.slot(handle).task.info.name) {
+        // 6. task types and the creation-time indexes: only a `name` in the event can change
+        // them (a task's name is added to the types when it is set; the types are never emptied).
+        if ev.fields.name.is_some()
+            && let Some(name) = shared_str(&self.slot(handle).task.info.name)
+        {
             if !self.task_types.contains(&name) {
                 self.task_types.insert(name.clone());
             }
@@ -542,19 +581,19 @@ impl State {
         self.tasks.get_mut(h).expect("task handle is live")
     }
 
-    /// Brings counts and the root index in line with the task's values after a change.
-    fn reindex(&mut self, h: Handle, old: TaskKey) {
-        let new = TaskKey::of(&self.slot(h).task);
-        if new == old {
-            return;
-        }
-        self.counts.change(&old, &new);
-        if old.root != new.root {
-            if let Some(r) = &old.root {
-                remove_from(&mut self.by_root, r, h);
-            }
-            if let Some(r) = new.root {
-                self.by_root.entry(r).or_default().insert(h);
+    /// Brings counts and the root index in line with the task's values after an event.
+    fn reindex(&mut self, h: Handle, before: Before) {
+        let t = &self.tasks.get(h).expect("task handle is live").task;
+        self.counts.change(&before, t);
+        if let Some(old) = before.root {
+            let new = root_key(t);
+            if old != new {
+                if let Some(r) = &old {
+                    remove_from(&mut self.by_root, r, h);
+                }
+                if let Some(r) = new {
+                    self.by_root.entry(r).or_default().insert(h);
+                }
             }
         }
     }
