@@ -357,7 +357,8 @@ pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
     let mut ev = Event::empty();
     let checked = read_event(&mut r, &mut ev).map_err(not_json)?;
     r.end().map_err(not_json)?;
-    checked.map(|()| ev)
+    checked?;
+    Ok(ev)
 }
 
 fn not_json(e: SyntaxError) -> DecodeError {

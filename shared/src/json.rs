@@ -635,7 +635,10 @@ impl<'a> Reader<'a> {
 
     fn escaped(&mut self, start: usize, mut i: usize) -> Result<String> {
         let b = self.b;
-        let mut out = String::with_capacity(i - start + 16);
+        // Room for the rest of the input, up to 4 KiB: a string with one escape usually has more
+        // (tracebacks: one per line), and growing from a small buffer cost several reallocations.
+        // The caller shrinks it to size.
+        let mut out = String::with_capacity(i - start + (b.len() - i).min(4096));
         out.push_str(&self.s[start..i]);
         loop {
             match b.get(i) {
