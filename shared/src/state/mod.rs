@@ -315,6 +315,9 @@ pub struct State {
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
     counts: Counts,
     strings: Strings,
+    /// The sender of the last task event (its shared hostname, and its worker once looked up):
+    /// events come in runs from one sender, and this saves hashing its name twice per event.
+    last_sender: Option<(Arc<str>, Option<Handle>)>,
     event_count: u64,
     task_count: u64,
 }
@@ -342,6 +345,7 @@ impl State {
             by_root: FxHashMap::default(),
             counts: Counts::default(),
             strings: Strings::default(),
+            last_sender: None,
             event_count: 0,
             task_count: 0,
         }
@@ -434,6 +438,34 @@ impl State {
         (self.workers.push_back(worker), evicted)
     }
 
+    /// The shared copy of a task event's hostname.
+    fn sender(&mut self, hostname: &str) -> Arc<str> {
+        if let Some((last, _)) = &self.last_sender
+            && **last == *hostname
+        {
+            return last.clone();
+        }
+        let shared = self.strings.shared(hostname);
+        self.last_sender = Some((shared.clone(), None));
+        shared
+    }
+
+    /// The worker of a task event's sender (as returned by [`State::sender`]), created if new.
+    fn sender_worker(&mut self, hostname: &Arc<str>) -> Handle {
+        if let Some((last, Some(wh))) = &self.last_sender
+            && Arc::ptr_eq(last, hostname)
+            && self.workers.is_live(*wh)
+        {
+            return *wh;
+        }
+        let wh = match self.workers.find(hostname) {
+            Some(wh) => wh,
+            None => self.insert_worker(hostname).0,
+        };
+        self.last_sender = Some((hostname.clone(), Some(wh)));
+        wh
+    }
+
     fn apply_task(&mut self, subject: &TaskSubject, ev: &Event<'_>) -> Result<Applied, ApplyError> {
         let uuid = ev.uuid.as_deref().ok_or(ApplyError::MissingField("uuid"))?;
         let hostname = ev
@@ -445,7 +477,7 @@ impl State {
             .local_received
             .ok_or(ApplyError::MissingField("local_received"))?;
         let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
-        let hostname = self.strings.shared(hostname);
+        let hostname = self.sender(hostname);
 
         // 1. find or create the task (creation may evict the oldest).
         let (handle, created, evicted) = match self.tasks.find(uuid) {
@@ -479,10 +511,7 @@ impl State {
             self.slot_mut(handle).task.client = Some(hostname.clone());
             hostname.clone()
         } else {
-            let wh = match self.workers.find(&hostname) {
-                Some(wh) => wh,
-                None => self.insert_worker(&hostname).0,
-            };
+            let wh = self.sender_worker(&hostname);
             let worker = self.workers.get_mut(wh).expect("worker handle is live");
             if local_received.is_truthy() {
                 // Python calls worker.event(None, local_received, timestamp): the arguments are
