@@ -549,7 +549,10 @@ fn set_extra(
     match extra.iter_mut().find(|(k, _)| &**k == key) {
         Some(slot) => slot.1 = value,
         None => {
-            let mut list = std::mem::take(extra).into_vec();
+            // Allocated at its final size: pushing onto the old slice's vector grew it, and
+            // boxing shrank it again (two reallocations per new key, and most tasks get `queue`).
+            let mut list = Vec::with_capacity(extra.len() + 1);
+            list.extend(std::mem::take(extra).into_vec());
             list.push((store.key(key), value));
             *extra = list.into_boxed_slice();
         }
