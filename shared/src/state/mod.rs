@@ -15,6 +15,7 @@
 //!   raises `TypeError` when asked).
 
 mod heap;
+mod pairs;
 pub(crate) mod store;
 mod strings;
 mod task;
@@ -297,7 +298,7 @@ struct Slot {
     task: Task,
     /// `(name, hostname)` the task is listed under by `tasks_by_type` / `tasks_by_worker`: set when
     /// the creating event already named the task, as in Python.
-    indexed: Option<(Arc<str>, Arc<str>)>,
+    indexed: pairs::PairId,
 }
 
 /// The cluster state. Sans-IO: time only comes from events and from the `now` given to
@@ -313,6 +314,8 @@ pub struct State {
     pending_children: store::OrderedMap<Waiting>,
     task_types: FxHashSet<Arc<str>>,
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    /// The `(name, hostname)` pairs of `Slot::indexed`.
+    pairs: pairs::Pairs,
     counts: Counts,
     strings: Strings,
     /// The sender of the last task event (its shared hostname, and its worker once looked up):
@@ -343,6 +346,7 @@ impl State {
             pending_children: store::OrderedMap::with_limit(limits.max_tasks),
             task_types: FxHashSet::default(),
             by_root: FxHashMap::default(),
+            pairs: pairs::Pairs::default(),
             counts: Counts::default(),
             strings: Strings::default(),
             last_sender: None,
@@ -494,7 +498,7 @@ impl State {
                 (
                     self.tasks.push_back(Slot {
                         task,
-                        indexed: None,
+                        indexed: pairs::PairId::NONE,
                     }),
                     true,
                     evicted,
@@ -555,7 +559,8 @@ impl State {
                 self.task_types.insert(name.clone());
             }
             if created {
-                self.slot_mut(handle).indexed = Some((name, hostname));
+                let id = self.pairs.acquire(name, hostname);
+                self.slot_mut(handle).indexed = id;
             }
         }
 
@@ -684,6 +689,7 @@ impl State {
     /// Drops a removed task from counts and indexes (heap entries and children links are weak and
     /// die with the handle).
     fn forget(&mut self, handle: Handle, slot: &Slot) {
+        self.pairs.release(slot.indexed);
         let key = TaskKey::of(&slot.task);
         self.counts.add(&key, -1);
         if let Some(r) = &key.root {
@@ -807,10 +813,9 @@ impl State {
     /// (Python keeps a set per name; a UI reads [`State::counts`] or a `views::LiveQuery`).
     pub fn tasks_by_type<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Handle> + 'a {
         self.tasks.handles().filter(move |&h| {
-            self.slot(h)
-                .indexed
-                .as_ref()
-                .is_some_and(|(n, _)| &**n == name)
+            self.pairs
+                .get(self.slot(h).indexed)
+                .is_some_and(|(n, _)| n == name)
         })
     }
 
@@ -818,10 +823,9 @@ impl State {
     /// was known then.
     pub fn tasks_by_worker<'a>(&'a self, hostname: &'a str) -> impl Iterator<Item = Handle> + 'a {
         self.tasks.handles().filter(move |&h| {
-            self.slot(h)
-                .indexed
-                .as_ref()
-                .is_some_and(|(_, w)| &**w == hostname)
+            self.pairs
+                .get(self.slot(h).indexed)
+                .is_some_and(|(_, w)| w == hostname)
         })
     }
 
