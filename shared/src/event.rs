@@ -131,7 +131,7 @@ macro_rules! known_fields {
             }
 
             /// Sets the `n`th named field (see [`FIELD_NAMES`]): a jump table, no string compare.
-            #[inline]
+            #[inline(always)]
             fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
                 match n {
                     $( ids::$field => self.$field = Some(value), )*

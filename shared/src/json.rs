@@ -437,10 +437,19 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn value(&mut self) -> Result<JsonRef<'a>> {
         match self.peek() {
-            Some(b'"') => Ok(match self.string()? {
-                Cow::Borrowed(s) => JsonRef::Str(s),
-                Cow::Owned(s) => JsonRef::Escaped(s.into_boxed_str()),
-            }),
+            Some(b'"') => {
+                // `string` inlined by hand: a plain string becomes a `Str` directly.
+                let start = self.i + 1;
+                let end = self.scan_plain(start);
+                if self.b.get(end) == Some(&b'"') {
+                    self.i = end + 1;
+                    return Ok(JsonRef::Str(&self.s[start..end]));
+                }
+                self.i = start;
+                Ok(JsonRef::Escaped(
+                    self.string_tail(start, end)?.into_boxed_str(),
+                ))
+            }
             Some(b'[' | b'{') => {
                 let start = self.i;
                 self.skip(0)?;
@@ -476,6 +485,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn number(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i;
         let b = self.b;
