@@ -81,7 +81,14 @@ pub enum EventKind {
 impl EventKind {
     /// Classifies an event `type` string.
     pub fn parse(type_name: &str) -> EventKind {
-        let (group, subject) = type_name.split_once('-').unwrap_or((type_name, ""));
+        // Prefix tests rather than a search for the dash: same partition, no call.
+        let (group, subject) = if let Some(subject) = type_name.strip_prefix("task-") {
+            ("task", subject)
+        } else if let Some(subject) = type_name.strip_prefix("worker-") {
+            ("worker", subject)
+        } else {
+            type_name.split_once('-').unwrap_or((type_name, ""))
+        };
         match group {
             "task" => EventKind::Task(TaskSubject::parse(subject)),
             "worker" => EventKind::Worker(match subject {

@@ -246,20 +246,22 @@ fn exact_quotient(mantissa: u64, k: usize) -> f64 {
 }
 
 /// An object key as read: its [`key_word`] for dispatching on known keys, and its text.
-pub(crate) struct Key<'a> {
+#[derive(Clone, Copy)]
+pub(crate) struct Key {
     pub(crate) word: u128,
-    /// Where a plain key is in the input (start, length), when `owned` is `None`.
+    /// Where the key is in the input (start, length); start is `usize::MAX` for a key with
+    /// escapes, whose decoded text waits in the reader (`Reader::key_text`). Nothing to drop, so
+    /// the member loop carries no cleanup.
     span: (usize, usize),
-    /// The key's text when it was read the general way.
-    owned: Option<Cow<'a, str>>,
 }
 
-impl<'a> Key<'a> {
-    /// The key's text.
-    pub(crate) fn text(self, r: &Reader<'a>) -> Cow<'a, str> {
-        match self.owned {
-            Some(text) => text,
-            None => Cow::Borrowed(&r.s[self.span.0..self.span.0 + self.span.1]),
+impl Key {
+    /// The key's text (call once per key, before reading the next one).
+    pub(crate) fn text<'a>(self, r: &mut Reader<'a>) -> Cow<'a, str> {
+        if self.span.0 == usize::MAX {
+            Cow::Owned(std::mem::take(&mut r.key_text))
+        } else {
+            Cow::Borrowed(&r.s[self.span.0..self.span.0 + self.span.1])
         }
     }
 }
@@ -303,6 +305,8 @@ pub(crate) struct Reader<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// The decoded text of the last key read with escapes (see [`Key`]).
+    key_text: String,
 }
 
 type Result<T> = std::result::Result<T, SyntaxError>;
@@ -315,7 +319,12 @@ impl<'a> Reader<'a> {
             what: "invalid UTF-8",
             at: e.valid_up_to(),
         })?;
-        Ok(Reader { s, b: input, i: 0 })
+        Ok(Reader {
+            s,
+            b: input,
+            i: 0,
+            key_text: String::new(),
+        })
     }
 
     fn err<T>(&self, what: &'static str) -> Result<T> {
@@ -417,7 +426,7 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn keyed_object(
         &mut self,
-        mut entry: impl FnMut(Key<'a>, &mut Self) -> Result<()>,
+        mut entry: impl FnMut(Key, &mut Self) -> Result<()>,
     ) -> Result<()> {
         self.expect(b'{', "expected `{`")?;
         if self.peek() == Some(b'}') {
@@ -601,7 +610,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an object key (the reader is at its opening quote), with its [`key_word`].
     #[inline]
-    pub(crate) fn key(&mut self) -> Result<Key<'a>> {
+    pub(crate) fn key(&mut self) -> Result<Key> {
         let start = self.i + 1;
         // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
         // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
@@ -625,16 +634,19 @@ impl<'a> Reader<'a> {
                 return Ok(Key {
                     word: u128::from(hi) << 64 | u128::from(lo),
                     span: (start, len),
-                    owned: None,
                 });
             }
         }
         let text = self.string()?;
-        Ok(Key {
-            word: key_word(text.as_bytes()),
-            span: (0, 0),
-            owned: Some(text),
-        })
+        let word = key_word(text.as_bytes());
+        let span = match text {
+            Cow::Borrowed(text) => (start, text.len()),
+            Cow::Owned(text) => {
+                self.key_text = text;
+                (usize::MAX, 0)
+            }
+        };
+        Ok(Key { word, span })
     }
 
     /// The index of the first `"`, `\` or control byte at or after `i`, eight bytes at a time.
