@@ -169,7 +169,9 @@ impl Worker {
 fn trunc(n: Num) -> i64 {
     match n {
         Num::Int(i) => i,
-        Num::Float(f) => f.trunc() as i64,
+        // `as` truncates toward zero (and saturates), as `f.trunc() as i64` would, without the
+        // libm call `trunc` is on targets without SSE4.1.
+        Num::Float(f) => f as i64,
     }
 }
 
