@@ -510,11 +510,14 @@ impl State {
         let sent = *subject == TaskSubject::Sent;
         let before = Before::of(&self.slot(handle).task, ev, (!sent).then_some(&*hostname));
 
-        // 2. client or worker, and the worker's heartbeat from the task event.
+        // 2. client or worker, and the worker's heartbeat from the task event; 3. the time heap.
+        // (Fields borrowed one by one, so the origin is lent to the heap, not cloned.)
+        let slot = self.tasks.get_mut(handle).expect("task handle is live");
         let origin = if sent {
-            self.slot_mut(handle).task.client = Some(hostname.clone());
-            hostname.clone()
+            slot.task.client = Some(hostname.clone());
+            &hostname
         } else {
+            slot.task.worker = Some(hostname.clone());
             let wh = self.sender_worker(&hostname);
             let worker = self.workers.get_mut(wh).expect("worker handle is live");
             if local_received.is_truthy() {
@@ -522,14 +525,10 @@ impl State {
                 // swapped, so the heartbeat recorded is the event's timestamp.
                 worker.heartbeat(local_received, timestamp);
             }
-            let origin = worker.id.clone();
-            self.slot_mut(handle).task.worker = Some(hostname.clone());
-            origin
+            &worker.id
         };
-
-        // 3. the time heap.
         self.heap
-            .push(clock.as_f64(), timestamp.as_f64(), &origin, handle);
+            .push(clock.as_f64(), timestamp.as_f64(), origin, handle);
 
         // 4-5. count receptions, merge the event.
         if *subject == TaskSubject::Received {
