@@ -865,7 +865,7 @@ mod tests {
         }
         // Integers beyond 2^53 written with a fraction: exact ties between two doubles.
         for _ in 0..20_000 {
-            let m = (1u64 << 53) + next() % (1u64 << (next() % 6 + 2) * 53 / 8);
+            let m = (1u64 << 53) + next() % (1u64 << ((next() % 6 + 2) * 53 / 8));
             for frac in ["0", "5", "50", "1", "9", "49"] {
                 let text = format!("{m}.{frac}");
                 if text.len() <= 20 {

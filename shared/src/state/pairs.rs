@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+/// A task name and a hostname.
+type Pair = (Arc<str>, Arc<str>);
+
 /// A task's pair, or [`PairId::NONE`] when the creating event did not name the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PairId(u32);
@@ -26,7 +29,8 @@ impl PairId {
 /// observable changes.
 #[derive(Debug, Default)]
 pub(crate) struct Pairs {
-    pairs: Vec<((Arc<str>, Arc<str>), u32)>,
+    /// Each pair, with how many tasks use it (0: free, listed in `free`).
+    pairs: Vec<(Pair, u32)>,
     index: FxHashMap<(usize, usize), u32>,
     free: Vec<u32>,
 }
