@@ -444,13 +444,12 @@ impl<'a> Reader<'a> {
                 self.expect(b':', "expected `:`")?;
             }
             entry(key, self)?;
+            if self.b.get(self.i..self.i + 3) == Some(b", \"") {
+                self.i += 2;
+                continue;
+            }
             match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    if self.b.get(self.i) == Some(&b' ') {
-                        self.i += 1;
-                    }
-                }
+                Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
                     return Ok(());

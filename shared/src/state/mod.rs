@@ -578,7 +578,7 @@ impl State {
 
         // 8. children that arrived before this task. Only a task this event created can have
         // any: a child that finds its parent in memory links at once.
-        if let Some(waiting) = created
+        if let Some(waiting) = (created && self.pending_children.len() > 0)
             .then(|| self.pending_children.find(uuid))
             .flatten()
             .and_then(|p| self.pending_children.remove(p))
