@@ -239,7 +239,8 @@ fn exact_quotient(mantissa: u64, k: usize) -> f64 {
     let half = 1u128 << (drop - 1);
     let up = rest > half || (rest == half && (sticky || kept & 1 == 1));
     let kept = kept + u64::from(up);
-    // 2^(drop - s) as a float: drop - s is between -125 and 2, well inside the normal range.
+    // 2^(drop - s) as a float: drop is 11 or 12 and s between 4 and 74, so the exponent is
+    // between -63 and 8, well inside the normal range.
     let exp = i64::from(drop) - i64::from(s);
     let scale = f64::from_bits(((1023 + exp) as u64) << 52);
     kept as f64 * scale
@@ -522,7 +523,7 @@ impl<'a> Reader<'a> {
             })
         };
         // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
-        // second pass; see `finish_number` for which ones are converted directly.
+        // second pass; see `Digits::convert` for which ones are converted directly.
         let mut digits = Digits::default();
         let mut i = self.i;
         let negative = b[i] == b'-';
