@@ -1,9 +1,15 @@
-//! Helpers for end-to-end tests: free ports, the relay binary started on a recording, a
-//! chromedriver + headless Chromium session. Every process is killed when its guard drops.
+//! Helpers for end-to-end tests: free ports, the relay binary (on a recording or a broker), a
+//! chromedriver + headless Chromium session, and the Celery side ([`celery`]). Every process is
+//! killed when its guard drops.
 //!
 //! Needs `web/dist` built (`web/build.sh`), the relay binary built (`cargo build -p stalk-relay`),
-//! and Debian's `chromium` + `chromium-driver` (`./stalk test` sees to all three).
+//! and Debian's `chromium` + `chromium-driver` (`./stalk test` sees to all three); the story test
+//! also needs RabbitMQ on 127.0.0.1:5672 and the Python venv (`tools/python/ensure-venv`).
 
+pub mod celery;
+mod proc;
+
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 /// How long any wait may take before the test fails.
@@ -57,6 +64,38 @@ impl Relay {
     /// Starts the workspace's relay binary replaying `recording` (relative to the workspace root)
     /// as fast as possible, serving `web/dist`.
     pub async fn replay(recording: &str) -> Result<Relay> {
+        let recording = root().join(recording);
+        Relay::start(&[
+            "--replay".as_ref(),
+            recording.as_os_str(),
+            "--replay-speed".as_ref(),
+            "0".as_ref(),
+        ])
+        .await
+    }
+
+    /// Starts the relay consuming Celery's events exchange `exchange` on `broker`, serving
+    /// `web/dist`; returns once it is connected to the broker (`/healthz` 200), so every event
+    /// published from then on reaches it.
+    pub async fn broker(broker: &str, exchange: &str) -> Result<Relay> {
+        let relay = Relay::start(&[
+            "--broker".as_ref(),
+            broker.as_ref(),
+            "--exchange".as_ref(),
+            exchange.as_ref(),
+        ])
+        .await?;
+        let start = Instant::now();
+        while !status_ok(&relay.get("/healthz").await?) {
+            if start.elapsed() > TIMEOUT {
+                bail!("the relay did not connect to {broker} within {TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(relay)
+    }
+
+    async fn start(source: &[&std::ffi::OsStr]) -> Result<Relay> {
         let bin = target_dir().join("debug/stalk-relay");
         let dist = root().join("web/dist");
         if !dist.join("index.html").exists() {
@@ -65,9 +104,8 @@ impl Relay {
         let port = free_port()?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let child = Command::new(&bin)
-            .arg("--replay")
-            .arg(root().join(recording))
-            .args(["--replay-speed", "0", "--listen", &addr.to_string()])
+            .args(source)
+            .args(["--listen", &addr.to_string()])
             .arg("--web-dir")
             .arg(&dist)
             .stdout(Stdio::null())
@@ -81,6 +119,48 @@ impl Relay {
             _child: child,
         })
     }
+
+    /// A plain HTTP/1.0 GET of `path`: the whole response, status line and headers included.
+    pub async fn get(&self, path: &str) -> Result<String> {
+        let host = self.base.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(host).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        Ok(out)
+    }
+
+    /// The newest `seq` the relay holds (`/healthz`).
+    pub async fn newest_seq(&self) -> Result<u64> {
+        let text = self.get("/healthz").await?;
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let health: serde_json::Value = serde_json::from_str(body).context("/healthz body")?;
+        health["newest_seq"].as_u64().context("/healthz newest_seq")
+    }
+
+    /// The relay's `/metrics`: every sample by its name with labels, e.g.
+    /// `stalk_events_by_type_total{type="task-sent"}`.
+    pub async fn metrics(&self) -> Result<BTreeMap<String, f64>> {
+        let text = self.get("/metrics").await?;
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        Ok(body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                Some((name.to_owned(), value.parse().ok()?))
+            })
+            .collect())
+    }
+}
+
+/// The response's status line says 200.
+fn status_ok(response: &str) -> bool {
+    response
+        .lines()
+        .next()
+        .is_some_and(|l| l.split(' ').nth(1) == Some("200"))
 }
 
 /// A chromedriver with a headless Chromium session, killed on drop (call [`Browser::close`]
@@ -88,7 +168,8 @@ impl Relay {
 pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
-    _driver: Child,
+    /// chromedriver and, in its process group, the Chromium it started.
+    _driver: proc::Group,
     _profile: TempDir,
 }
 
@@ -96,13 +177,13 @@ impl Browser {
     /// Starts chromedriver on a free port and a fresh headless Chromium profile.
     pub async fn start() -> Result<Browser> {
         let port = free_port()?;
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("start chromedriver (apt-get install -y chromium-driver)")?;
+            .process_group(0)
+            .kill_on_drop(true);
+        let driver = proc::Group::spawn(cmd, "chromedriver (apt-get install -y chromium-driver)")?;
         wait_listening(([127, 0, 0, 1], port).into(), "chromedriver").await?;
         let profile = TempDir::new("stalk-chromium")?;
         let args = [
@@ -154,6 +235,45 @@ impl Browser {
         }
     }
 
+    /// Polls `check` until it returns `Some`, which it returns; fails with `what` after
+    /// [`TIMEOUT`]. For conditions that take a few queries to tell (several elements, texts).
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let start = Instant::now();
+        loop {
+            if let Some(t) = check().await? {
+                return Ok(t);
+            }
+            if start.elapsed() > TIMEOUT {
+                bail!("waited {TIMEOUT:?} for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The value of `attr` on every element `css` matches (empty when absent).
+    pub async fn attrs(&self, css: &str, attr: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await? {
+            out.push(e.attr(attr).await?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Runs `source` in every page this session loads, before the page's own scripts (Chrome
+    /// DevTools' `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    pub async fn on_new_document(&self, source: &str) -> Result<()> {
+        let cmd = Cdp {
+            cmd: "Page.addScriptToEvaluateOnNewDocument",
+            params: serde_json::json!({ "source": source }),
+        };
+        self.client.issue_cmd(cmd).await.context("CDP command")?;
+        Ok(())
+    }
+
     /// Saves a screenshot (PNG) under `target/e2e/<name>.png`: a test artifact.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let png = self.client.screenshot().await.context("screenshot")?;
@@ -167,6 +287,31 @@ impl Browser {
     /// Ends the WebDriver session (closes Chromium).
     pub async fn close(self) -> Result<()> {
         self.client.close().await.context("close session")
+    }
+}
+
+/// A Chrome DevTools command sent through chromedriver's `goog/cdp/execute` extension.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -17,6 +17,7 @@ import requests
 from bs4 import BeautifulSoup
 from celery import Celery
 from celery.exceptions import Reject
+from kombu import Exchange, Queue
 
 app = Celery(
     "crawler",
@@ -35,8 +36,26 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 
+# Tests and recordings run the crawler beside other workers on one broker: CRAWLER_ISOLATE=NAME gives
+# this run its own task queue (transient), events exchange (NAME.ev) and control exchange (NAME.ctl).
+# Unset (a normal deployment, the demo): Celery's defaults, `celery` and `celeryev`.
+ISOLATE = os.environ.get("CRAWLER_ISOLATE")
+if ISOLATE:
+    app.conf.update(
+        task_queues=[
+            Queue(ISOLATE, Exchange(ISOLATE, durable=False, auto_delete=True), routing_key=ISOLATE,
+                  durable=False, auto_delete=True)
+        ],
+        task_default_queue=ISOLATE,
+        task_default_exchange=ISOLATE,
+        task_default_routing_key=ISOLATE,
+        event_exchange=f"{ISOLATE}.ev",
+        control_exchange=f"{ISOLATE}.ctl",
+    )
+
 RESULTS = Path(os.environ.get("CRAWLER_RESULTS", "/tmp/stalk-crawler-results"))
 Path("/tmp/stalk-crawler-backend").mkdir(exist_ok=True)
+# Seconds before the first retry of a failed fetch, doubling after (Celery uses at least 1).
 BACKOFF = float(os.environ.get("CRAWLER_BACKOFF", "1"))
 
 

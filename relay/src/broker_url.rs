@@ -52,6 +52,11 @@ impl BrokerUrl {
         &self.uri
     }
 
+    /// Whether the connection uses TLS (`amqps://`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.uri.scheme, lapin::uri::AMQPScheme::AMQPS)
+    }
+
     /// The URL without the password (`amqp://guest@127.0.0.1:5672/%2f`).
     pub fn redacted(&self) -> &str {
         &self.redacted
@@ -208,11 +213,7 @@ mod tests {
             assert_eq!(uri.authority.userinfo.username, user, "{input}");
             assert_eq!(uri.authority.userinfo.password, pass, "{input}");
             assert_eq!(uri.authority.port, port, "{input}");
-            assert_eq!(
-                matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS),
-                tls,
-                "{input}"
-            );
+            assert_eq!(url.is_tls(), tls, "{input}");
         }
     }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::broker_url::BrokerUrl;
 use crate::client::{Batch, DEFAULT_FRAME_MAX_BYTES, DEFAULT_FRAME_MAX_EVENTS};
-use crate::consumer::{DEFAULT_MAX_LENGTH, DEFAULT_PREFETCH};
+use crate::consumer::{ConsumerOptions, DEFAULT_MAX_LENGTH, DEFAULT_PREFETCH};
 use crate::decode::DEFAULT_MAX_BODY_BYTES;
 use crate::history::{DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, Limits};
 use crate::server::{DEFAULT_MAX_CLIENTS, ServerOptions};
@@ -29,6 +30,11 @@ pub struct Config {
         hide_env_values = true
     )]
     pub broker: String,
+
+    /// Also trust the CA certificates in this PEM file for amqps:// (besides the system store),
+    /// e.g. a private CA that signed the broker's certificate.
+    #[arg(long, env = "STALK_BROKER_CA")]
+    pub broker_ca: Option<PathBuf>,
 
     /// Address to listen on. Keep it on localhost unless a --token is set.
     #[arg(long, env = "STALK_LISTEN", default_value = "127.0.0.1:8080")]
@@ -95,11 +101,13 @@ pub struct Config {
     #[arg(long, env = "STALK_QUEUE")]
     pub queue: Option<String>,
 
-    /// Message TTL of the relay's queue, seconds (events older than this at the broker are dropped).
+    /// Message TTL of the relay's queue, seconds (events older than this at the broker are dropped
+    /// and counted in stalk_broker_dropped_total{reason="expired"}).
     #[arg(long, env = "STALK_QUEUE_MESSAGE_TTL", default_value_t = 600)]
     pub queue_message_ttl: u64,
 
-    /// Max messages in the relay's queue; beyond it the oldest are dropped (drop-head).
+    /// Max messages in the relay's queue; beyond it the oldest are dropped (drop-head) and counted
+    /// in stalk_broker_dropped_total{reason="maxlen"}.
     #[arg(long, env = "STALK_QUEUE_MAX_LENGTH", default_value_t = DEFAULT_MAX_LENGTH)]
     pub queue_max_length: u32,
 
@@ -153,6 +161,20 @@ impl Config {
         }
     }
 
+    /// How to consume `url`; `broker_ca` is the text of the `--broker-ca` file, already read.
+    pub fn consumer_options(&self, url: BrokerUrl, broker_ca: Option<String>) -> ConsumerOptions {
+        ConsumerOptions {
+            exchange: self.exchange.clone(),
+            queue: self.queue.clone(),
+            message_ttl: Duration::from_secs(self.queue_message_ttl),
+            max_length: self.queue_max_length,
+            expires: self.queue_expires.map(Duration::from_secs),
+            prefetch: self.prefetch,
+            broker_ca,
+            ..ConsumerOptions::new(url)
+        }
+    }
+
     /// The client policy.
     pub fn server_options(&self) -> ServerOptions {
         ServerOptions {
@@ -193,5 +215,29 @@ mod tests {
         assert_eq!(c.server_options().token, None);
         use clap::CommandFactory;
         Config::command().debug_assert();
+    }
+
+    #[test]
+    fn queue_options_reach_the_consumer() {
+        let c = Config::try_parse_from([
+            "stalk-relay",
+            "--queue",
+            "stalk",
+            "--queue-max-length",
+            "5",
+            "--queue-message-ttl",
+            "2",
+            "--broker-ca",
+            "/etc/ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(c.broker_ca, Some(PathBuf::from("/etc/ca.pem")));
+        let url: BrokerUrl = c.broker.parse().unwrap();
+        let opts = c.consumer_options(url, Some("PEM".into()));
+        assert_eq!(opts.queue.as_deref(), Some("stalk"));
+        assert_eq!(opts.max_length, 5);
+        assert_eq!(opts.message_ttl, Duration::from_secs(2));
+        assert_eq!(opts.queue_expires(), Duration::from_secs(86_400));
+        assert_eq!(opts.broker_ca.as_deref(), Some("PEM"));
     }
 }

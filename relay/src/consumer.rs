@@ -3,25 +3,35 @@
 //!
 //! Queue limits (all documented in `docs/relay.md`): a message TTL, a max length with `drop-head`
 //! overflow (the newest events matter most to a monitor), and an expiry so a queue left behind by
-//! a dead relay goes away. Messages are acked after they are in history, with a bounded prefetch,
-//! so the broker (not the relay's memory) holds any backlog.
+//! a dead relay goes away. What those limits drop is dead-lettered to a small queue beside it and
+//! counted ([`crate::dead_letter`]). Messages are acked after they are in history, with a bounded
+//! prefetch, so the broker (not the relay's memory) holds any backlog.
+//!
+//! A durable `--queue` keeps the arguments it was created with: declaring it again with other ones
+//! fails (`PRECONDITION_FAILED`), which is reported as [`ConsumeError::QueueMismatch`] with what to
+//! do, and retried like any other failure.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties, DefaultConnectionBuilder, ExchangeKind};
 use tokio::sync::watch;
-use tokio::time::{Instant, interval, sleep, timeout};
+use tokio::time::{interval, sleep, timeout};
 
+use crate::acks::BatchAcks;
 use crate::broker_url::BrokerUrl;
+use crate::dead_letter::{self, DropReason};
 use crate::hub::{SharedHub, unix_now};
 use crate::protocol::BrokerState;
+use crate::tls;
 
 /// The exchange Celery publishes events to.
 pub const EXCHANGE: &str = "celeryev";
@@ -56,9 +66,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the queue depth (`stalk_consumer_queue_messages`) is read from the broker.
 const DEPTH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Acks are sent for every this many deliveries (`multiple`), or when the queue goes idle.
-const ACK_BATCH: u64 = 100;
-
 /// How the consumer connects and what queue it declares.
 #[derive(Clone, Debug)]
 pub struct ConsumerOptions {
@@ -76,6 +83,8 @@ pub struct ConsumerOptions {
     pub expires: Option<Duration>,
     /// Prefetch count.
     pub prefetch: u16,
+    /// Extra CA certificates (PEM text) to trust for `amqps://`, besides the system store.
+    pub broker_ca: Option<String>,
 }
 
 impl ConsumerOptions {
@@ -89,8 +98,48 @@ impl ConsumerOptions {
             max_length: DEFAULT_MAX_LENGTH,
             expires: None,
             prefetch: DEFAULT_PREFETCH,
+            broker_ca: None,
         }
     }
+
+    /// The relay's queue's `x-expires`: the given one, or the default for the queue kind.
+    pub fn queue_expires(&self) -> Duration {
+        match (self.expires, &self.queue) {
+            (Some(expires), _) => expires,
+            (None, Some(_)) => DEFAULT_NAMED_QUEUE_EXPIRES,
+            (None, None) => DEFAULT_OWN_QUEUE_EXPIRES,
+        }
+    }
+}
+
+/// Why one connection's life ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsumeError {
+    /// The broker, the network or the AMQP client failed.
+    #[error(transparent)]
+    Amqp(#[from] lapin::Error),
+    /// The connection attempt took longer than [`CONNECT_TIMEOUT`].
+    #[error("connection attempt timed out after {CONNECT_TIMEOUT:?}")]
+    Timeout,
+    /// A queue exists with other arguments than the relay declares (a durable `--queue` created
+    /// with other `--queue-*` options, or by a relay without dead-letter counting).
+    #[error(
+        "queue `{queue}` already exists with other arguments ({broker}). A durable --queue keeps \
+         the arguments it was created with: start the relay with the same --queue-* options, \
+         use another --queue name, or delete the relay's queue and its dead-letter queue \
+         (`rabbitmqctl delete_queue {relay_queue}` and `rabbitmqctl delete_queue \
+         {relay_queue}{suffix}`; events waiting in them are lost) so the relay creates them anew",
+        suffix = dead_letter::SUFFIX
+    )]
+    QueueMismatch {
+        /// The queue (the relay's or its dead-letter queue) whose declaration was refused.
+        queue: String,
+        /// The relay's queue.
+        relay_queue: String,
+        /// RabbitMQ's text (it names the argument and both values).
+        broker: String,
+    },
 }
 
 /// Consumes until `shutdown` becomes true; never gives up on the broker.
@@ -107,16 +156,22 @@ pub async fn run(hub: SharedHub, opts: ConsumerOptions, mut shutdown: watch::Rec
             r = consume(&hub, &opts, &queue, &mut connected) => r,
             _ = shutdown.wait_for(|s| *s) => return,
         };
-        hub.set_broker_state(BrokerState::Down);
         if connected {
             backoff = INITIAL_BACKOFF;
         }
-        let error = match result {
+        let error = match &result {
             Ok(()) => "the broker cancelled the consumer".to_owned(),
             Err(e) => opts.url.scrub(&e.to_string()),
         };
         let delay = jitter(backoff);
-        tracing::warn!(broker = %opts.url, %error, retry_in = ?delay, "broker connection lost");
+        if matches!(result, Err(ConsumeError::QueueMismatch { .. })) {
+            tracing::error!(broker = %opts.url, %error, retry_in = ?delay, "cannot use the queue");
+        } else {
+            tracing::warn!(broker = %opts.url, %error, retry_in = ?delay, "broker connection lost");
+        }
+        // The reason first, so whoever sees `down` can read why.
+        hub.set_broker_error(Some(error));
+        hub.set_broker_state(BrokerState::Down);
         backoff = (backoff * 2).min(MAX_BACKOFF);
         tokio::select! {
             () = sleep(delay) => {}
@@ -130,16 +185,12 @@ fn jitter(base: Duration) -> Duration {
     base.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-fn queue_arguments(opts: &ConsumerOptions) -> FieldTable {
-    let expires = opts.expires.unwrap_or(if opts.queue.is_some() {
-        DEFAULT_NAMED_QUEUE_EXPIRES
-    } else {
-        DEFAULT_OWN_QUEUE_EXPIRES
-    });
-    let millis = |d: Duration| AMQPValue::LongLongInt(d.as_millis().min(i64::MAX as u128) as i64);
+/// The relay's queue's arguments: its bounds, and dead-lettering into `<queue>.dead`.
+fn queue_arguments(opts: &ConsumerOptions, queue: &str) -> FieldTable {
+    let millis = dead_letter::millis;
     let mut args = FieldTable::default();
     args.insert("x-message-ttl".into(), millis(opts.message_ttl));
-    args.insert("x-expires".into(), millis(expires));
+    args.insert("x-expires".into(), millis(opts.queue_expires()));
     args.insert(
         "x-max-length".into(),
         AMQPValue::LongLongInt(opts.max_length.into()),
@@ -148,6 +199,7 @@ fn queue_arguments(opts: &ConsumerOptions) -> FieldTable {
         "x-overflow".into(),
         AMQPValue::LongString(LongString::from("drop-head")),
     );
+    dead_letter::add_dead_lettering(&mut args, queue);
     args
 }
 
@@ -174,44 +226,10 @@ async fn consume(
     opts: &ConsumerOptions,
     queue: &str,
     connected: &mut bool,
-) -> lapin::Result<()> {
-    let props = ConnectionProperties::default()
-        .with_connection_name(LongString::from(format!("stalk-relay {}", hub.instance())));
-    let conn = match timeout(
-        CONNECT_TIMEOUT,
-        Connection::connect_uri(opts.url.uri().clone(), props),
-    )
-    .await
-    {
-        Ok(conn) => conn?,
-        Err(_) => {
-            return Err(lapin::Error::from(lapin::ErrorKind::IOError(
-                std::sync::Arc::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connection attempt timed out",
-                )),
-            )));
-        }
-    };
+) -> Result<(), ConsumeError> {
+    let conn = connect(hub, opts).await?;
     let channel = conn.create_channel().await?;
-    declare_exchange(&channel, &opts.exchange).await?;
-    let named = opts.queue.is_some();
-    let qopts = QueueDeclareOptions {
-        durable: named,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.into(), qopts, queue_arguments(opts))
-        .await?;
-    channel
-        .queue_bind(
-            queue.into(),
-            opts.exchange.as_str().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let dead_queue = declare(&channel, opts, queue).await?;
     channel
         .basic_qos(opts.prefetch, BasicQosOptions::default())
         .await?;
@@ -223,16 +241,28 @@ async fn consume(
             FieldTable::default(),
         )
         .await?;
+    // Dead letters on a channel of their own, so their prefetch and acks stay apart.
+    let dead_channel = conn.create_channel().await?;
+    dead_channel
+        .basic_qos(dead_letter::PREFETCH, BasicQosOptions::default())
+        .await?;
+    let mut dead_letters = dead_channel
+        .basic_consume(
+            dead_queue.as_str().into(),
+            "stalk-relay-dead-letters".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     *connected = true;
     hub.metrics.broker_connects.fetch_add(1, Relaxed);
+    hub.set_broker_error(None);
     hub.set_broker_state(BrokerState::Connected);
     tracing::info!(broker = %opts.url, queue, "consuming Celery events");
 
     let mut depth = interval(DEPTH_INTERVAL);
-    let mut unacked: u64 = 0;
-    let mut last_tag = 0;
-    let idle_ack = Duration::from_millis(50);
-    let mut ack_deadline: Option<Instant> = None;
+    let mut acks = BatchAcks::new(channel.clone(), opts.prefetch);
+    let mut dead_acks = BatchAcks::new(dead_channel.clone(), dead_letter::PREFETCH);
     loop {
         tokio::select! {
             delivery = consumer.next() => {
@@ -240,27 +270,139 @@ async fn consume(
                 let delivery = delivery?;
                 let ct = delivery.properties.content_type().as_ref().map(|c| c.as_str());
                 hub.ingest(&delivery.data, ct, unix_now());
-                last_tag = delivery.delivery_tag;
-                unacked += 1;
-                if unacked >= ACK_BATCH {
-                    channel.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
-                    unacked = 0;
-                    ack_deadline = None;
-                } else if ack_deadline.is_none() {
-                    ack_deadline = Some(Instant::now() + idle_ack);
-                }
+                acks.handled(delivery.delivery_tag).await?;
             }
-            () = async { tokio::time::sleep_until(ack_deadline.expect("guarded")).await }, if ack_deadline.is_some() => {
-                channel.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
-                unacked = 0;
-                ack_deadline = None;
+            dead = dead_letters.next() => {
+                let Some(dead) = dead else { return Ok(()) };
+                let dead = dead?;
+                count_dead_letter(hub, &dead, queue);
+                dead_acks.handled(dead.delivery_tag).await?;
             }
+            () = acks.due() => acks.flush().await?,
+            () = dead_acks.due() => dead_acks.flush().await?,
             _ = depth.tick() => {
-                let passive = QueueDeclareOptions { passive: true, ..Default::default() };
-                let q = channel.queue_declare(queue.into(), passive, FieldTable::default()).await?;
-                hub.metrics.queue_messages.store(q.message_count().into(), Relaxed);
+                let waiting = message_count(&channel, queue).await?;
+                hub.metrics.queue_messages.store(waiting.into(), Relaxed);
+                let dead_waiting = message_count(&channel, &dead_queue).await?;
+                hub.metrics.dead_letter_messages.store(dead_waiting.into(), Relaxed);
             }
         }
+    }
+}
+
+/// Opens the connection (TCP, TLS for `amqps://`, AMQP handshake) within [`CONNECT_TIMEOUT`].
+async fn connect(hub: &SharedHub, opts: &ConsumerOptions) -> Result<Connection, ConsumeError> {
+    let props = ConnectionProperties::default()
+        .with_connection_name(LongString::from(format!("stalk-relay {}", hub.instance())));
+    let builder = DefaultConnectionBuilder::new()?
+        .with_uri(opts.url.uri().clone())
+        .with_properties(props)
+        .with_tls_config(tls::tls_config(opts.broker_ca.as_deref()));
+    match timeout(CONNECT_TIMEOUT, builder.connect()).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(ConsumeError::Timeout),
+    }
+}
+
+/// Declares the exchange, the dead-letter queue, then the relay's queue (so whatever it drops has
+/// somewhere to go) and binds it with `#`; returns the dead-letter queue's name.
+async fn declare(
+    channel: &Channel,
+    opts: &ConsumerOptions,
+    queue: &str,
+) -> Result<String, ConsumeError> {
+    declare_exchange(channel, &opts.exchange).await?;
+    let durable = opts.queue.is_some();
+    let dead_queue = dead_letter::queue_name(queue);
+    let dead_args = dead_letter::queue_arguments(opts.queue_expires());
+    let waiting = declare_queue(channel, &dead_queue, durable, dead_args)
+        .await
+        .map_err(|e| explain_declare_error(e, &dead_queue, queue))?;
+    if waiting >= dead_letter::MAX_LENGTH {
+        tracing::warn!(
+            queue = dead_queue,
+            waiting,
+            "the dead-letter queue is full: the broker dropped more events than it could keep \
+             while no relay was reading, so stalk_broker_dropped_total undercounts them"
+        );
+    }
+    declare_queue(channel, queue, durable, queue_arguments(opts, queue))
+        .await
+        .map_err(|e| explain_declare_error(e, queue, queue))?;
+    channel
+        .queue_bind(
+            queue.into(),
+            opts.exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(dead_queue)
+}
+
+/// Declares one queue (durable or not) with these arguments; returns the messages it holds.
+async fn declare_queue(
+    channel: &Channel,
+    name: &str,
+    durable: bool,
+    args: FieldTable,
+) -> lapin::Result<u32> {
+    let options = QueueDeclareOptions {
+        durable,
+        ..Default::default()
+    };
+    let q = channel.queue_declare(name.into(), options, args).await?;
+    Ok(q.message_count())
+}
+
+/// Turns the broker's refusal to redeclare an existing queue (`queue`: the relay's queue
+/// `relay_queue` or its dead-letter queue) with other arguments into an error that says what to
+/// do; other errors pass through.
+fn explain_declare_error(error: lapin::Error, queue: &str, relay_queue: &str) -> ConsumeError {
+    if let lapin::ErrorKind::ProtocolError(amqp) = error.kind()
+        && *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+    {
+        return ConsumeError::QueueMismatch {
+            queue: queue.to_owned(),
+            relay_queue: relay_queue.to_owned(),
+            broker: amqp.get_message().to_string(),
+        };
+    }
+    ConsumeError::Amqp(error)
+}
+
+/// Messages waiting in a queue (a passive declare: it changes nothing).
+async fn message_count(channel: &Channel, queue: &str) -> lapin::Result<u32> {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let q = channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await?;
+    Ok(q.message_count())
+}
+
+/// Counts one message the broker dropped from the relay's queue; its body is not looked at. The
+/// first drop of each reason is logged, with what would have kept the events.
+fn count_dead_letter(hub: &SharedHub, dead: &Delivery, queue: &str) {
+    let reason = DropReason::of(&dead.properties);
+    if hub.metrics.count_drop(reason) == 0 {
+        let hint = match reason {
+            DropReason::Expired => {
+                "the relay was too far behind or away: raise --queue-message-ttl"
+            }
+            DropReason::Maxlen => "the relay was too far behind or away: raise --queue-max-length",
+            DropReason::Rejected | DropReason::Other => "another consumer or policy is involved",
+        };
+        tracing::warn!(
+            queue,
+            reason = reason.code(),
+            hint,
+            "the broker dropped events from the relay's queue (logged once per reason; see \
+             stalk_broker_dropped_total)"
+        );
     }
 }
 
@@ -283,7 +425,7 @@ mod tests {
     #[test]
     fn queue_arguments_by_kind() {
         let url: BrokerUrl = "amqp://localhost".parse().unwrap();
-        let own = queue_arguments(&ConsumerOptions::new(url.clone()));
+        let own = queue_arguments(&ConsumerOptions::new(url.clone()), "stalk-relay.i");
         let inner = own.inner();
         assert_eq!(
             inner.get(&ShortString::from("x-expires")),
@@ -297,13 +439,52 @@ mod tests {
             inner.get(&ShortString::from("x-max-length")),
             Some(&AMQPValue::LongLongInt(200_000))
         );
-        let named = queue_arguments(&ConsumerOptions {
-            queue: Some("q".into()),
-            ..ConsumerOptions::new(url)
-        });
+        assert_eq!(
+            inner.get(&ShortString::from("x-dead-letter-routing-key")),
+            Some(&AMQPValue::LongString("stalk-relay.i.dead".into()))
+        );
+        let named = queue_arguments(
+            &ConsumerOptions {
+                queue: Some("q".into()),
+                ..ConsumerOptions::new(url)
+            },
+            "q",
+        );
         assert_eq!(
             named.inner().get(&ShortString::from("x-expires")),
             Some(&AMQPValue::LongLongInt(86_400_000))
         );
+    }
+
+    #[test]
+    fn a_refused_redeclare_says_what_to_do() {
+        use lapin::protocol::AMQPError;
+        let refusal = |kind| {
+            lapin::Error::from(lapin::ErrorKind::ProtocolError(AMQPError::new(
+                AMQPErrorKind::Soft(kind),
+                "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q'".into(),
+            )))
+        };
+        let error = explain_declare_error(refusal(AMQPSoftError::PRECONDITIONFAILED), "q", "q");
+        assert!(matches!(error, ConsumeError::QueueMismatch { .. }));
+        let text = error.to_string();
+        for needed in [
+            "queue `q` already exists",
+            "inequivalent arg 'x-max-length'",
+            "rabbitmqctl delete_queue q`",
+            "rabbitmqctl delete_queue q.dead`",
+        ] {
+            assert!(text.contains(needed), "{needed} missing from: {text}");
+        }
+        // A refused dead-letter queue: the fix still names the relay's queues.
+        let dead = explain_declare_error(refusal(AMQPSoftError::PRECONDITIONFAILED), "q.dead", "q");
+        let text = dead.to_string();
+        assert!(text.contains("queue `q.dead` already exists"), "{text}");
+        assert!(
+            text.contains("delete_queue q.dead`") && !text.contains("q.dead.dead"),
+            "{text}"
+        );
+        let other = explain_declare_error(refusal(AMQPSoftError::ACCESSREFUSED), "q", "q");
+        assert!(matches!(other, ConsumeError::Amqp(_)));
     }
 }

@@ -23,6 +23,9 @@ pub struct Hub {
     newest: watch::Sender<u64>,
     /// Broker state; pushed to clients in `status` frames and checked by `/healthz`.
     broker: watch::Sender<BrokerInfo>,
+    /// Why the last broker connection failed (password scrubbed), shown by `/healthz` until the
+    /// next successful connection.
+    broker_error: Mutex<Option<String>>,
     /// Counters exported by `/metrics`.
     pub metrics: Metrics,
     max_body_bytes: usize,
@@ -49,6 +52,7 @@ impl Hub {
                 state: BrokerState::Connecting,
                 url: broker_url,
             }),
+            broker_error: Mutex::new(None),
             metrics: Metrics::default(),
             max_body_bytes,
             logged: Default::default(),
@@ -121,6 +125,17 @@ impl Hub {
             .send_if_modified(|info| std::mem::replace(&mut info.state, state) != state);
     }
 
+    /// Records why the broker connection failed (`None` once connected again). The text must
+    /// already be scrubbed of the password.
+    pub fn set_broker_error(&self, error: Option<String>) {
+        *self.broker_error.lock().expect("broker error lock") = error;
+    }
+
+    /// Why the last broker connection failed, unless it has succeeded since.
+    pub fn broker_error(&self) -> Option<String> {
+        self.broker_error.lock().expect("broker error lock").clone()
+    }
+
     /// This process's random id.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -140,6 +155,7 @@ impl Hub {
             history_max_bytes: history.limits().max_bytes,
             clients: self.metrics.clients.load(Relaxed),
             decode_errors: self.metrics.errors_total(),
+            broker_dropped: self.metrics.dropped_total(),
         }
     }
 

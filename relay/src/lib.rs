@@ -6,10 +6,12 @@
 //! at its own pace, so no client can slow the consumer or another client, and memory is bounded by
 //! the history bounds. The wire format is in [`protocol`] (documented in `docs/protocol.md`).
 
+pub mod acks;
 pub mod broker_url;
 pub mod client;
 pub mod config;
 pub mod consumer;
+pub mod dead_letter;
 pub mod decode;
 pub mod history;
 pub mod hub;
@@ -19,3 +21,4 @@ pub mod protocol;
 pub mod replay;
 pub mod server;
 pub mod session;
+pub mod tls;

@@ -6,10 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use stalk_relay::broker_url::BrokerUrl;
 use stalk_relay::config::Config;
-use stalk_relay::consumer::{self, ConsumerOptions};
+use stalk_relay::consumer;
 use stalk_relay::hub::Hub;
 use stalk_relay::printer::{Format, Printer, Zone};
-use stalk_relay::{replay, server};
+use stalk_relay::{replay, server, tls};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -41,15 +41,14 @@ async fn main() -> anyhow::Result<()> {
 
     let source = match (broker, &config.replay) {
         (Some(url), _) => {
-            let opts = ConsumerOptions {
-                exchange: config.exchange.clone(),
-                queue: config.queue.clone(),
-                message_ttl: std::time::Duration::from_secs(config.queue_message_ttl),
-                max_length: config.queue_max_length,
-                expires: config.queue_expires.map(std::time::Duration::from_secs),
-                prefetch: config.prefetch,
-                ..ConsumerOptions::new(url)
+            let broker_ca = match &config.broker_ca {
+                Some(path) => Some(tls::read_ca_file(path).context("bad --broker-ca")?),
+                None => None,
             };
+            if broker_ca.is_some() && !url.is_tls() {
+                tracing::warn!("--broker-ca is only used with amqps:// brokers");
+            }
+            let opts = config.consumer_options(url, broker_ca);
             tokio::spawn(consumer::run(hub.clone(), opts, stop.clone()))
         }
         (None, Some(path)) => {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
+use crate::dead_letter::DropReason;
 use crate::decode::Reason;
 
 /// Most distinct `type` labels tracked; further types are counted under `type="other"`, so a
@@ -39,6 +40,11 @@ pub struct Metrics {
     pub broker_connects: AtomicU64,
     /// Messages waiting in the relay's queue at the broker, as of the last check.
     pub queue_messages: AtomicU64,
+    /// Messages the broker dropped from the relay's queue, by reason (read from the dead-letter
+    /// queue, see [`crate::dead_letter`]).
+    broker_dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Messages waiting in the dead-letter queue, as of the last check (near 0 while consuming).
+    pub dead_letter_messages: AtomicU64,
     /// Last message's receive time minus its newest event's `timestamp`, in microseconds
     /// (includes clock skew between worker and relay).
     pub lag_micros: AtomicI64,
@@ -71,6 +77,22 @@ impl Metrics {
     /// Dropped bodies or elements, all reasons.
     pub fn errors_total(&self) -> u64 {
         self.decode_errors.iter().map(|n| n.load(Relaxed)).sum()
+    }
+
+    /// Counts one message the broker dropped before the relay could read it; returns how many
+    /// were counted for this reason before.
+    pub fn count_drop(&self, reason: DropReason) -> u64 {
+        self.broker_dropped[reason.index()].fetch_add(1, Relaxed)
+    }
+
+    /// Messages the broker dropped for this reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.broker_dropped[reason.index()].load(Relaxed)
+    }
+
+    /// Messages the broker dropped, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.broker_dropped.iter().map(|n| n.load(Relaxed)).sum()
     }
 
     /// Renders everything in the Prometheus text format; `extra` are gauges owned elsewhere
@@ -168,6 +190,23 @@ impl Metrics {
             "Messages waiting in the relay's broker queue (consumer lag in messages).",
             self.queue_messages.load(Relaxed) as f64,
         );
+        out.push_str(
+            "# HELP stalk_broker_dropped_total Messages the broker dropped from the relay's queue before it read them, by reason (from its dead-letter queue).\n",
+        );
+        out.push_str("# TYPE stalk_broker_dropped_total counter\n");
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "stalk_broker_dropped_total{{reason=\"{reason}\"}} {}",
+                self.dropped(reason)
+            );
+        }
+        gauge(
+            &mut out,
+            "stalk_consumer_dead_letter_messages",
+            "Dropped messages waiting to be counted in the relay's dead-letter queue.",
+            self.dead_letter_messages.load(Relaxed) as f64,
+        );
         gauge(
             &mut out,
             "stalk_consumer_lag_seconds",
@@ -201,6 +240,9 @@ mod tests {
             m.count_event(&format!("t{i}"));
         }
         m.count_error(Reason::Pickle);
+        m.count_drop(DropReason::Maxlen);
+        m.count_drop(DropReason::Maxlen);
+        m.count_drop(DropReason::Expired);
         let text = m.render(&[("stalk_history_events", "Events kept.", 3.0)]);
         assert!(text.contains("stalk_events_by_type_total{type=\"task-sent\"} 2\n"));
         assert!(text.contains("stalk_events_by_type_total{type=\"other\"} 6\n"));
@@ -209,6 +251,10 @@ mod tests {
         assert!(text.contains("stalk_events_total 71\n"));
         assert!(text.contains("# TYPE stalk_history_events gauge\nstalk_history_events 3\n"));
         assert_eq!(m.errors_total(), 1);
+        assert!(text.contains("stalk_broker_dropped_total{reason=\"maxlen\"} 2\n"));
+        assert!(text.contains("stalk_broker_dropped_total{reason=\"expired\"} 1\n"));
+        assert!(text.contains("stalk_broker_dropped_total{reason=\"rejected\"} 0\n"));
+        assert_eq!(m.dropped_total(), 3);
     }
 
     #[test]

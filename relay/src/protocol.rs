@@ -70,6 +70,9 @@ pub struct Status {
     pub clients: i64,
     /// Bodies or batch elements dropped by the decoder since start.
     pub decode_errors: u64,
+    /// Messages the broker dropped from the relay's queue (TTL, max length) before the relay
+    /// read them, as counted from its dead-letter queue since start (extension).
+    pub broker_dropped: u64,
 }
 
 /// A frame from the relay to a client (`kind` names the variant).
@@ -178,6 +181,7 @@ mod tests {
             history_max_bytes: 100,
             clients: 2,
             decode_errors: 3,
+            broker_dropped: 4,
         });
         let text = status.to_json();
         assert!(text.starts_with(r#"{"kind":"status","now":1.0,"broker":{"state":"down""#));

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::hub::{SharedHub, unix_now};
 use crate::protocol::BrokerState;
@@ -77,7 +78,11 @@ pub async fn run(
         })?;
     hub.set_broker_state(BrokerState::Connected);
     let mut lines = BufReader::new(file).lines();
-    let mut previous: Option<f64> = None;
+    // Pacing against a schedule, not per line: `anchor` pairs a wall-clock instant with the
+    // recorded time due then. Sleeping per line would round every small gap up to the timer's
+    // 1 ms tick (a 5,000 events/s recording would replay at under 1,000/s); with a schedule,
+    // lines that are due go out together and the average rate is the recorded one.
+    let mut anchor: Option<(Instant, f64)> = None;
     let mut records = 0u64;
     loop {
         let line = tokio::select! {
@@ -89,17 +94,24 @@ pub async fn run(
             continue;
         }
         let (at, body, content_type) = parse_line(&line);
-        if let (Some(at), Some(prev)) = (at, previous)
+        if let Some(at) = at
             && speed > 0.0
         {
-            let pause =
-                Duration::from_secs_f64(((at - prev) / speed).clamp(0.0, MAX_PAUSE.as_secs_f64()));
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            let now = Instant::now();
+            let (wall, recorded) = *anchor.get_or_insert((now, at));
+            let mut due = wall + Duration::from_secs_f64(((at - recorded) / speed).max(0.0));
+            if due > now + MAX_PAUSE {
+                // A long silence in the recording: wait at most MAX_PAUSE, then carry on from there.
+                due = now + MAX_PAUSE;
+                anchor = Some((due, at));
+            }
+            if due > now {
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                }
             }
         }
-        previous = at.or(previous);
         hub.ingest(body, content_type.as_deref(), unix_now());
         records += 1;
     }

@@ -149,12 +149,15 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let broker = state.hub.broker();
     let status = state.hub.status();
     let up = broker.state == BrokerState::Connected;
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": if up { "ok" } else { "unavailable" },
         "broker": broker,
         "newest_seq": status.newest_seq,
         "clients": status.clients,
     });
+    if let Some(error) = state.hub.broker_error().filter(|_| !up) {
+        body["broker_error"] = error.into();
+    }
     let code = if up {
         StatusCode::OK
     } else {

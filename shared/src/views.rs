@@ -349,4 +349,9 @@ impl LiveQuery {
     pub fn filter(&self) -> &Filter {
         &self.filter
     }
+
+    /// The sort in force: key, and `true` for descending.
+    pub fn sort(&self) -> (SortKey, bool) {
+        (self.key, self.descending)
+    }
 }

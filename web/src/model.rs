@@ -4,9 +4,11 @@
 //! network, so it is tested natively.
 
 use stalk_state::views::{Filter, LiveQuery, SortKey};
-use stalk_state::{Applied, Handle, Limits, Receiver, State, decode_event};
+use stalk_state::{Applied, Handle, Limits, Receiver, State, TaskState, decode_event};
 
+use crate::events::EventLog;
 use crate::protocol::{self, Broker, Frame};
+use crate::rates::Rates;
 
 /// What a `hello` means for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub enum ConnState {
     Open,
     /// Closed; a reconnect is scheduled.
     Closed,
+    /// No relay: a recording opened in the page is shown.
+    Offline,
 }
 
 impl ConnState {
@@ -36,6 +40,7 @@ impl ConnState {
             ConnState::Connecting => "connecting",
             ConnState::Open => "open",
             ConnState::Closed => "closed",
+            ConnState::Offline => "offline",
         }
     }
 }
@@ -68,17 +73,46 @@ pub struct Model {
     pub gaps: Vec<Gap>,
     /// Frames or events that could not be read (bad JSON, undecodable events).
     pub bad_input: u64,
+    /// The newest events, one row each, for `#/events`.
+    pub events: EventLog,
+    /// Failed tasks, newest first (the dashboard's recent failures).
+    pub failures: LiveQuery,
+    /// Events and new tasks per second, for the dashboard.
+    pub rates: Rates,
 }
 
 /// Gaps remembered for display.
 pub const MAX_GAPS: usize = 8;
 
+/// What one batch of events changed.
+#[derive(Default)]
+struct Batch {
+    /// Events read (applied or not).
+    applied: usize,
+    /// Tasks seen for the first time.
+    created_tasks: u32,
+    /// Tasks created, changed or evicted.
+    changed: Vec<Handle>,
+}
+
+/// The filter of the recent-failures list.
+fn failed() -> Filter {
+    Filter {
+        states: vec![TaskState::Failure],
+        ..Filter::default()
+    }
+}
+
 impl Model {
-    /// An empty model with these State bounds.
-    pub fn new(limits: Limits) -> Model {
+    /// An empty model with these State bounds, keeping the newest `event_rows` events for the
+    /// event log.
+    pub fn new(limits: Limits, event_rows: usize) -> Model {
         let state = State::new(limits);
         let query = LiveQuery::new(&state, Filter::default(), SortKey::Timestamp, true);
+        let failures = LiveQuery::new(&state, failed(), SortKey::Timestamp, true);
         Model {
+            failures,
+            rates: Rates::default(),
             state,
             receiver: Receiver::new(),
             query,
@@ -88,12 +122,23 @@ impl Model {
             clock_offset: 0.0,
             gaps: Vec::new(),
             bad_input: 0,
+            events: EventLog::new(event_rows),
         }
     }
 
-    /// Empties everything (keeps the bounds): for a full reload from the relay's history.
+    /// Empties everything (keeps the bounds and the table's filter and order): for a full reload
+    /// from the relay's history.
     pub fn reset(&mut self) {
-        *self = Model::new(self.state.limits());
+        let (key, descending) = self.query.sort();
+        let filter = self.query.filter().clone();
+        let mut fresh = Model::new(self.state.limits(), self.events.capacity());
+        fresh.set_query(filter, key, descending);
+        *self = fresh;
+    }
+
+    /// Changes the task table's filter and order (one pass over the tasks in memory).
+    pub fn set_query(&mut self, filter: Filter, key: SortKey, descending: bool) {
+        self.query = LiveQuery::new(&self.state, filter, key, descending);
     }
 
     /// The `since` to resume with, if any event was applied.
@@ -127,44 +172,104 @@ impl Model {
         }
     }
 
+    /// Applies the entries `(seq, received, event text)` of an `events` frame.
+    fn events_frame<'t>(
+        &mut self,
+        entries: impl Iterator<Item = (u64, f64, &'t str)>,
+        local_now: f64,
+    ) -> usize {
+        let mut batch = Batch::default();
+        for (seq, received, event) in entries {
+            if seq <= self.last_seq {
+                continue; // already applied (a resume overlapping what we hold)
+            }
+            self.last_seq = seq;
+            self.entry(seq, received, event, &mut batch);
+        }
+        self.finish(batch, Some(local_now))
+    }
+
+    /// Applies one event (`raw`: its JSON text) and notes what changed in `batch`.
+    fn entry(&mut self, seq: u64, received: f64, raw: &str, batch: &mut Batch) {
+        batch.applied += 1;
+        let mut event = match decode_event(raw.as_bytes()) {
+            Ok(event) => event,
+            Err(e) => {
+                self.bad_input += 1;
+                self.state.count_rejected();
+                self.events.invalid(seq, e.reason(), &e.to_string(), raw);
+                return;
+            }
+        };
+        self.receiver.normalise(&mut event, received);
+        match self.state.apply(&event) {
+            Ok(applied) => {
+                if let Applied::Task {
+                    handle,
+                    evicted,
+                    created,
+                } = &applied
+                {
+                    batch.created_tasks += u32::from(*created);
+                    batch.changed.push(*handle);
+                    batch.changed.extend(evicted.as_ref().map(|e| e.handle));
+                }
+                self.events
+                    .applied(seq, &event, &applied, &self.state, raw, received);
+            }
+            Err(e) => {
+                self.bad_input += 1;
+                self.events
+                    .invalid(seq, "missing_field", &e.to_string(), raw);
+            }
+        }
+    }
+
+    /// Brings the views up to date after a batch; `local_now` (our clock) counts it in the rates
+    /// (`None` for a recording opened offline, whose events did not just happen).
+    fn finish(&mut self, mut batch: Batch, local_now: Option<f64>) -> usize {
+        // A task usually gets several events per batch: re-place it once.
+        batch.changed.sort_unstable();
+        batch.changed.dedup();
+        self.query
+            .update(&self.state, batch.changed.iter().copied());
+        self.failures.update(&self.state, batch.changed);
+        if let Some(now) = local_now {
+            self.rates
+                .record(now, batch.applied as u32, batch.created_tasks);
+        }
+        batch.applied
+    }
+
+    /// Replaces everything with the events of a recording (offline mode: no relay). Returns the
+    /// events applied and the lines that could not be read.
+    pub fn load_recording(&mut self, text: &str) -> (usize, usize) {
+        let recording = crate::offline::parse_recording(text);
+        self.reset();
+        let mut batch = Batch::default();
+        for (i, (received, event)) in recording.events.iter().enumerate() {
+            self.entry(i as u64 + 1, *received, event, &mut batch);
+        }
+        self.last_seq = recording.events.len() as u64;
+        (self.finish(batch, None), recording.bad_lines)
+    }
+
     /// Applies one text frame (any kind but `hello`, which the connection handles through
     /// [`Model::hello`]; a `hello` here only updates the clock and broker). Returns the number of
     /// events applied.
     pub fn frame(&mut self, text: &str, local_now: f64) -> usize {
+        if let Some(entries) = protocol::events_fast(text) {
+            return self.events_frame(entries.into_iter(), local_now);
+        }
         let Ok(frame) = protocol::parse(text) else {
             self.bad_input += 1;
             return 0;
         };
         match frame {
-            Frame::Events { events } => {
-                let mut changed: Vec<Handle> = Vec::with_capacity(events.len());
-                let mut applied = 0;
-                for entry in events {
-                    if entry.seq <= self.last_seq {
-                        continue; // already applied (a resume overlapping what we hold)
-                    }
-                    self.last_seq = entry.seq;
-                    applied += 1;
-                    let Ok(mut event) = decode_event(entry.event.get().as_bytes()) else {
-                        self.bad_input += 1;
-                        self.state.count_rejected();
-                        continue;
-                    };
-                    self.receiver.normalise(&mut event, entry.received);
-                    match self.state.apply(&event) {
-                        Ok(Applied::Task {
-                            handle, evicted, ..
-                        }) => {
-                            changed.push(handle);
-                            changed.extend(evicted.map(|e| e.handle));
-                        }
-                        Ok(_) => {}
-                        Err(_) => self.bad_input += 1,
-                    }
-                }
-                self.query.update(&self.state, changed);
-                applied
-            }
+            Frame::Events { events } => self.events_frame(
+                events.iter().map(|e| (e.seq, e.received, e.event.get())),
+                local_now,
+            ),
             Frame::Gap { from, to } => {
                 if self.gaps.len() == MAX_GAPS {
                     self.gaps.remove(0);
@@ -201,7 +306,7 @@ mod tests {
 
     #[test]
     fn events_are_applied_once_in_seq_order() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         assert_eq!(m.frame(&events_frame(&[(1, SENT)]), 0.0), 1);
         // A resume that overlaps: seq 1 again is skipped, seq 2 applied.
         assert_eq!(m.frame(&events_frame(&[(1, SENT), (2, DONE)]), 0.0), 1);
@@ -215,7 +320,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_counted_not_fatal() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         assert_eq!(m.frame("{nope", 0.0), 0);
         let n = m.frame(&events_frame(&[(1, r#"{"no_type":1}"#), (2, SENT)]), 0.0);
         assert_eq!((n, m.bad_input, m.state.task_len()), (2, 2, 1));
@@ -223,10 +328,13 @@ mod tests {
 
     #[test]
     fn evicted_tasks_leave_the_table() {
-        let mut m = Model::new(Limits {
-            max_tasks: 1,
-            max_workers: 1,
-        });
+        let mut m = Model::new(
+            Limits {
+                max_tasks: 1,
+                max_workers: 1,
+            },
+            100,
+        );
         m.frame(&events_frame(&[(1, SENT)]), 0.0);
         let other = SENT.replace("t1", "t2");
         m.frame(&events_frame(&[(2, &other)]), 0.0);
@@ -236,8 +344,21 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_replaces_what_is_held() {
+        let mut m = Model::new(Limits::default(), 100);
+        m.frame(&events_frame(&[(1, SENT)]), 0.0);
+        let other = SENT.replace("t1", "t9");
+        let done = DONE.replace("t1", "t9");
+        let text = format!("{other}\nnot json\n{{\"recv\": 3.0, \"body\": {done}}}\n");
+        assert_eq!(m.load_recording(&text), (2, 1));
+        assert!(m.state.task("t1").is_none(), "the live state was replaced");
+        assert_eq!(m.state.task("t9").unwrap().state, TaskState::Success);
+        assert_eq!((m.query.len(), m.events.len(), m.last_seq), (1, 2, 2));
+    }
+
+    #[test]
     fn hello_sets_clock_and_detects_a_restarted_relay() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         let b = Broker::default();
         assert_eq!(
             m.hello(Some("a"), 1000.0, b.clone(), 990.0),
@@ -256,7 +377,7 @@ mod tests {
 
     #[test]
     fn gaps_are_remembered_and_skipped() {
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         m.frame(r#"{"kind":"gap","from":1,"to":5}"#, 0.0);
         assert_eq!(
             (m.gaps.clone(), m.last_seq),

@@ -1,9 +1,19 @@
-//! Where the relay is: same-origin `/ws` by default, or `?relay=ws://host:port/ws` in the page's
-//! URL; `?token=` is passed on. `since` is added when resuming.
+//! Where the relay is: `?relay=ws://host:port/ws` in the page's URL first, then the relay saved
+//! in the settings, then same-origin `/ws`. The token likewise (`?token=`, then the saved one).
+//! `since` is added when resuming.
+
+use crate::settings::Settings;
 
 /// The WebSocket URL to open. `protocol` is `location.protocol` (`http:` / `https:`), `host`
-/// `location.host`, `search` `location.search` (`?relay=...&token=...` or empty).
-pub fn relay_url(protocol: &str, host: &str, search: &str, since: Option<u64>) -> String {
+/// `location.host`, `search` `location.search` (`?relay=...&token=...` or empty), `saved` the
+/// user's settings.
+pub fn relay_url(
+    protocol: &str,
+    host: &str,
+    search: &str,
+    saved: &Settings,
+    since: Option<u64>,
+) -> String {
     let param = |name: &str| {
         search
             .trim_start_matches('?')
@@ -13,8 +23,12 @@ pub fn relay_url(protocol: &str, host: &str, search: &str, since: Option<u64>) -
             .map(|(_, v)| v.to_owned())
             .filter(|v| !v.is_empty())
     };
-    let base = match param("relay") {
-        Some(r) => crate::route::percent_decode(&r),
+    let saved_relay = Some(saved.relay.clone()).filter(|r| !r.is_empty());
+    let base = match param("relay")
+        .map(|r| crate::route::percent_decode(&r))
+        .or(saved_relay)
+    {
+        Some(r) => r,
         None => {
             let scheme = if protocol == "https:" { "wss" } else { "ws" };
             format!("{scheme}://{host}/ws")
@@ -26,6 +40,8 @@ pub fn relay_url(protocol: &str, host: &str, search: &str, since: Option<u64>) -
     }
     if let Some(t) = param("token") {
         extra.push(format!("token={t}")); // still percent-encoded as the user typed it
+    } else if !saved.token.is_empty() {
+        extra.push(format!("token={}", crate::route::encode(&saved.token)));
     }
     if extra.is_empty() {
         return base;
@@ -59,8 +75,26 @@ mod tests {
             ),
             (("http:", "h", "?relay=", None), "ws://h/ws"),
         ];
+        let none = Settings::default();
         for ((p, h, s, since), want) in cases {
-            assert_eq!(relay_url(p, h, s, since), want, "{s}");
+            assert_eq!(relay_url(p, h, s, &none, since), want, "{s}");
         }
+    }
+
+    #[test]
+    fn saved_settings_come_after_the_page_url() {
+        let saved = Settings {
+            relay: "wss://saved/ws".into(),
+            token: "a b".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            relay_url("http:", "h", "", &saved, Some(3)),
+            "wss://saved/ws?since=3&token=a%20b"
+        );
+        assert_eq!(
+            relay_url("http:", "h", "?relay=ws://url/ws&token=x", &saved, None),
+            "ws://url/ws?token=x"
+        );
     }
 }

@@ -1,17 +1,27 @@
 //! Hash routes (`#/tasks`, `#/task/<uuid>`, ...): any static server can host the app, and every
 //! view is a link.
 
+use crate::table::TableQuery;
+
 /// A page of the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
-    /// `#/tasks` (also the default).
-    Tasks,
+    /// `#/` (also the default): counts, rates, workers, recent failures.
+    Dashboard,
+    /// `#/tasks`, optionally `?state=..&worker=..&sort=..` ([`TableQuery`]).
+    Tasks(TableQuery),
+    /// `#/events`: the live event log.
+    Events,
     /// `#/task/<uuid>`.
     Task(String),
     /// `#/tree/<uuid>`.
     Tree(String),
     /// `#/workers`.
     Workers,
+    /// `#/worker/<hostname>`.
+    Worker(String),
+    /// `#/settings`: relay, token, bounds.
+    Settings,
     /// Anything else.
     NotFound(String),
 }
@@ -20,10 +30,15 @@ impl Route {
     /// Reads `location.hash` (with or without the leading `#`). Ids are percent-decoded.
     pub fn parse(hash: &str) -> Route {
         let path = hash.trim_start_matches('#').trim_start_matches('/');
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let (head, rest) = path.split_once('/').unwrap_or((path, ""));
         match (head, rest) {
-            ("" | "tasks", "") => Route::Tasks,
+            ("", "") => Route::Dashboard,
+            ("tasks", "") => Route::Tasks(TableQuery::parse(query)),
+            ("events", "") => Route::Events,
             ("workers", "") => Route::Workers,
+            ("settings", "") => Route::Settings,
+            ("worker", id) if !id.is_empty() => Route::Worker(percent_decode(id)),
             ("task", id) if !id.is_empty() => Route::Task(percent_decode(id)),
             ("tree", id) if !id.is_empty() => Route::Tree(percent_decode(id)),
             _ => Route::NotFound(hash.to_owned()),
@@ -33,8 +48,15 @@ impl Route {
     /// The `href` of this route.
     pub fn href(&self) -> String {
         match self {
-            Route::Tasks => "#/tasks".to_owned(),
+            Route::Dashboard => "#/".to_owned(),
+            Route::Tasks(q) => match q.to_query() {
+                query if query.is_empty() => "#/tasks".to_owned(),
+                query => format!("#/tasks?{query}"),
+            },
+            Route::Events => "#/events".to_owned(),
             Route::Workers => "#/workers".to_owned(),
+            Route::Worker(host) => format!("#/worker/{}", encode(host)),
+            Route::Settings => "#/settings".to_owned(),
             Route::Task(id) => format!("#/task/{}", encode(id)),
             Route::Tree(id) => format!("#/tree/{}", encode(id)),
             Route::NotFound(h) => h.clone(),
@@ -44,7 +66,7 @@ impl Route {
 
 /// Percent-encodes everything but unreserved characters (task ids are usually uuids, but any
 /// string can be one).
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -84,9 +106,19 @@ mod tests {
     #[test]
     fn routes_parse() {
         let cases = [
-            ("", Route::Tasks),
-            ("#/", Route::Tasks),
-            ("#/tasks", Route::Tasks),
+            ("", Route::Dashboard),
+            ("#/", Route::Dashboard),
+            ("#/tasks", Route::Tasks(TableQuery::default())),
+            (
+                "#/tasks?state=FAILURE",
+                Route::Tasks(TableQuery::parse("state=FAILURE")),
+            ),
+            ("#/events", Route::Events),
+            ("#/settings", Route::Settings),
+            (
+                "#/worker/celery%40host",
+                Route::Worker("celery@host".into()),
+            ),
             ("#/workers", Route::Workers),
             ("#/task/abc-1", Route::Task("abc-1".into())),
             ("#/tree/abc", Route::Tree("abc".into())),
@@ -104,10 +136,23 @@ mod tests {
     #[test]
     fn hrefs_round_trip() {
         for id in ["6f1c-22", "a b/c", "<script>", "ü"] {
-            for r in [Route::Task(id.into()), Route::Tree(id.into())] {
+            for r in [
+                Route::Task(id.into()),
+                Route::Tree(id.into()),
+                Route::Worker(id.into()),
+            ] {
                 assert_eq!(Route::parse(&r.href()), r);
             }
         }
-        assert_eq!(Route::parse(&Route::Workers.href()), Route::Workers);
+        for r in [
+            Route::Dashboard,
+            Route::Tasks(TableQuery::default()),
+            Route::Tasks(TableQuery::parse("worker=w%40h&sort=name")),
+            Route::Events,
+            Route::Workers,
+            Route::Settings,
+        ] {
+            assert_eq!(Route::parse(&r.href()), r);
+        }
     }
 }

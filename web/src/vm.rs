@@ -17,6 +17,8 @@ pub struct TaskRow {
     pub state: String,
     /// Received, formatted.
     pub received: String,
+    /// Started, formatted.
+    pub started: String,
     /// Runtime, formatted.
     pub runtime: String,
     /// Worker hostname (`-` when none yet).
@@ -31,6 +33,7 @@ impl TaskRow {
             name: task.name().unwrap_or("-").to_owned(),
             state: task.state.as_str().to_owned(),
             received: format::time(task.moments.received().map(|n| n.as_f64())),
+            started: format::time(task.moments.started().map(|n| n.as_f64())),
             runtime: format::duration(task.info.runtime.as_num().map(|n| n.as_f64())),
             worker: task.worker.as_deref().unwrap_or("-").to_owned(),
         }
@@ -129,6 +132,8 @@ pub struct TreeNode {
     pub orphan: bool,
     /// Runtime, formatted.
     pub runtime: String,
+    /// Retries so far (`retries` of the latest event).
+    pub retries: u64,
 }
 
 /// The workflow around `uuid`, depth-first.
@@ -149,6 +154,11 @@ pub fn tree_nodes(state: &State, uuid: &str) -> Vec<TreeNode> {
                     depth,
                     orphan,
                     runtime: format::duration(t.info.runtime.as_num().map(|n| n.as_f64())),
+                    retries: t
+                        .info
+                        .retries
+                        .as_num()
+                        .map_or(0, |n| n.as_f64().max(0.0) as u64),
                 })
             },
         )
@@ -162,7 +172,7 @@ pub struct WorkerRow {
     pub hostname: String,
     /// Alive at the relay's `now`.
     pub alive: bool,
-    /// Seconds since the last heartbeat, formatted.
+    /// Time since the last heartbeat (`2.00 s ago`), `-` when none is kept (offline).
     pub heartbeat_age: String,
     /// Active tasks.
     pub active: String,
@@ -183,7 +193,10 @@ fn worker_row(w: &Worker, now: f64) -> WorkerRow {
     WorkerRow {
         hostname: w.hostname.to_string(),
         alive: w.alive(now),
-        heartbeat_age: format::duration(w.heartbeats.last().map(|h| now - h.as_f64())),
+        heartbeat_age: w.heartbeats.last().map_or_else(
+            || "-".to_owned(),
+            |h| format!("{} ago", format::duration(Some(now - h.as_f64()))),
+        ),
         active: format::value(&w.active),
         processed: format::value(&w.processed),
         software: format!(
@@ -192,6 +205,135 @@ fn worker_row(w: &Worker, now: f64) -> WorkerRow {
             format::value(&w.sw_ver)
         ),
     }
+}
+
+/// One step of a task's life, for the task page's timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// `sent`, `received`, `started`, `retried`, `succeeded`, `failed`, `revoked`, `rejected`.
+    pub label: &'static str,
+    /// When, formatted.
+    pub time: String,
+    /// Time since the previous step, formatted (`-` for the first).
+    pub after: String,
+}
+
+/// A task's timeline: its moments in time order, and the two durations people ask about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    /// Steps, earliest first.
+    pub steps: Vec<Step>,
+    /// Started minus received (or minus sent when received is unknown): time spent waiting.
+    pub queue_wait: String,
+    /// The worker's reported runtime.
+    pub run_time: String,
+}
+
+/// The timeline of `task`. Celery keeps one time per moment, so a task retried three times shows
+/// its latest retry; the event log (`#/events`) has every event.
+pub fn timeline(task: &Task) -> Timeline {
+    let m = &task.moments;
+    let mut moments: Vec<(&'static str, f64)> = [
+        ("sent", m.sent()),
+        ("received", m.received()),
+        ("started", m.started()),
+        ("retried", m.retried()),
+        ("succeeded", m.succeeded()),
+        ("failed", m.failed()),
+        ("revoked", m.revoked()),
+        ("rejected", m.rejected()),
+    ]
+    .into_iter()
+    .filter_map(|(label, n)| Some((label, n?.as_f64())))
+    .collect();
+    // Stable: equal times keep the life-cycle order above.
+    moments.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut previous: Option<f64> = None;
+    let steps = moments
+        .into_iter()
+        .map(|(label, t)| {
+            let after = format::duration(previous.map(|p| t - p));
+            previous = Some(t);
+            Step {
+                label,
+                time: format::time(Some(t)),
+                after,
+            }
+        })
+        .collect();
+    let start = m.received().or(m.sent()).map(|n| n.as_f64());
+    let queue_wait = match (start, m.started()) {
+        (Some(a), Some(b)) => Some(b.as_f64() - a),
+        _ => None,
+    };
+    Timeline {
+        steps,
+        queue_wait: format::duration(queue_wait),
+        run_time: format::duration(task.info.runtime.as_num().map(|n| n.as_f64())),
+    }
+}
+
+/// Everything the worker page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerDetail {
+    /// The list row (hostname, alive, heartbeat age, active, processed, software).
+    pub row: WorkerRow,
+    /// Other fields, as `(label, text)`.
+    pub fields: Vec<(&'static str, String)>,
+    /// Tasks in memory from this worker.
+    pub task_count: usize,
+}
+
+/// The worker `hostname`, judged at `now` (the relay's clock), if it is in memory.
+pub fn worker_detail(state: &State, hostname: &str, now: f64) -> Option<WorkerDetail> {
+    let w = state.worker(hostname)?;
+    let fields = vec![
+        (
+            "heartbeat every",
+            format::duration(w.freq.as_num().map(|n| n.as_f64())),
+        ),
+        ("offline after", format::time(w.heartbeat_expires())),
+        ("load average", format::value(&w.loadavg)),
+        ("pid", format::value(&w.pid)),
+        ("system", format::value(&w.sw_sys)),
+        ("clock", format::value(&w.clock)),
+        (
+            "clock drift",
+            w.drift.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+        ),
+    ];
+    Some(WorkerDetail {
+        row: worker_row(w, now),
+        fields,
+        task_count: state.counts().by_worker.get(hostname).copied().unwrap_or(0),
+    })
+}
+
+/// The newest `limit` tasks in memory whose worker is `hostname` (walks the State's time index
+/// from the newest, so the cost is bounded by how far back they are).
+pub fn recent_tasks_of(state: &State, hostname: &str, limit: usize) -> Vec<TaskRow> {
+    state
+        .tasks_by_time(None)
+        .filter_map(|h| state.task_at(h))
+        .filter(|t| t.worker.as_deref() == Some(hostname))
+        .take(limit)
+        .map(TaskRow::of)
+        .collect()
+}
+
+/// Tasks in memory per state, in life-cycle order, custom states last; zero counts left out.
+pub fn state_counts(state: &State) -> Vec<(String, usize)> {
+    let order = crate::table::STATES;
+    let mut counts: Vec<(String, usize)> = state
+        .counts()
+        .by_state
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| (s.as_str().to_owned(), *n))
+        .collect();
+    let rank = |s: &str| order.iter().position(|o| *o == s).unwrap_or(order.len());
+    counts.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));
+    counts
 }
 
 #[cfg(test)]
@@ -217,7 +359,7 @@ mod tests {
             })
             .collect();
         let frame = format!(r#"{{"kind":"events","events":[{}]}}"#, entries.join(","));
-        let mut m = Model::new(Limits::default());
+        let mut m = Model::new(Limits::default(), 100);
         m.frame(&frame, 0.0);
         m
     }
@@ -249,6 +391,35 @@ mod tests {
         let workers = worker_rows(&m.state, 1_795_503_313.8);
         assert_eq!(workers.len(), 1);
         assert_eq!(workers[0].hostname, "prefork1@vm");
+        assert_eq!(state_counts(&m.state), [("SUCCESS".to_owned(), 11)]);
+        let w = worker_detail(&m.state, "prefork1@vm", 1_795_503_313.8).unwrap();
+        assert_eq!(w.row, workers[0]);
+        assert_eq!(w.task_count, 11);
+        let recent = recent_tasks_of(&m.state, "prefork1@vm", 4);
+        assert_eq!(recent.len(), 4);
+        assert!(worker_detail(&m.state, "nobody", 0.0).is_none());
+    }
+
+    #[test]
+    fn timelines_are_in_time_order_with_durations() {
+        let m = happy();
+        let (_, t) = m
+            .state
+            .tasks()
+            .find(|(_, t)| t.name() == Some("example_app.tasks.visit"))
+            .unwrap();
+        let tl = timeline(t);
+        let labels: Vec<&str> = tl.steps.iter().map(|s| s.label).collect();
+        assert_eq!(labels, ["sent", "received", "started", "succeeded"]);
+        assert_eq!(tl.steps[0].after, "-");
+        assert!(tl.steps[1..].iter().all(|s| s.after != "-"));
+        let (m, i) = (&t.moments, &t.info);
+        let wait = m.started().unwrap().as_f64() - m.received().unwrap().as_f64();
+        assert_eq!(tl.queue_wait, format::duration(Some(wait)));
+        assert_eq!(
+            tl.run_time,
+            format::duration(i.runtime.as_num().map(|n| n.as_f64()))
+        );
     }
 
     #[test]

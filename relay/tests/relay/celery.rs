@@ -126,12 +126,15 @@ fn is(e: &Value, kind: &str, uuid: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_celery_worker_events_reach_each_client_exactly_once() -> Result<()> {
     let python = python().await?;
-    let app = spawn_app(AppOpts::default()).await?;
+    let mut app = spawn_app(AppOpts::default()).await?;
     let names = Names {
         exchange: app.exchange.clone(),
         control: unique("stalk-test-ctl"),
         queue: unique("stalk-test-tasks"),
     };
+    // kombu's pidbox exchanges outlive the worker: delete them with the rest.
+    app.delete_on_cleanup(&format!("{}.pidbox", names.control));
+    app.delete_on_cleanup(&format!("reply.{}.pidbox", names.control));
     // the recorder's queue is bound before the worker can publish anything
     let recorder = Recorder::start(&app.exchange).await?;
     let node = unique("stalk-test").replace('.', "-");

@@ -1,5 +1,10 @@
 //! `spawn_app()` and typed helpers: a relay on port 0 with a unique exchange, a publisher, WebSocket
-//! and plain HTTP clients. Readiness is the hub reporting `connected`, never a sleep.
+//! and plain HTTP clients. Readiness is the hub reporting `connected`, never a sleep (where only the
+//! broker knows, e.g. a queue's depth, the helpers poll the broker's answer).
+//!
+//! Everything a test creates on the broker (its exchange, its relays' queues and dead-letter
+//! queues) is deleted by [`TestApp::cleanup`], or when the `TestApp` is dropped by a failing test,
+//! so the broker is left as it was found.
 //!
 //! The broker is shared by every test of the binary, and the fault tests stop it: tests that use it
 //! hold [`BROKER_LOCK`] shared (a relay from [`spawn_app`] does so by default), fault tests hold it
@@ -10,8 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use futures_util::{SinkExt, StreamExt};
-use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
@@ -24,8 +28,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::leftovers::Leftovers;
+use crate::ws_client::{WsClient, WsError};
 
 /// The test broker (the machine's RabbitMQ).
 pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -59,6 +65,16 @@ pub struct AppOpts {
     pub shares_broker: bool,
     /// Server options (the token above overrides theirs).
     pub server: ServerOptions,
+    /// A durable named queue (`--queue`); deleted, with its dead-letter queue, by the cleanup.
+    pub queue: Option<String>,
+    /// `--queue-max-length`, when not the default.
+    pub queue_max_length: Option<u32>,
+    /// `--queue-message-ttl`, when not the default (tests may use less than a second).
+    pub queue_message_ttl: Option<Duration>,
+    /// PEM text of extra CAs to trust (`--broker-ca`).
+    pub broker_ca: Option<String>,
+    /// `--prefetch`, when not the default.
+    pub prefetch: Option<u16>,
 }
 
 impl Default for AppOpts {
@@ -72,6 +88,11 @@ impl Default for AppOpts {
             wait_connected: true,
             shares_broker: true,
             server: ServerOptions::default(),
+            queue: None,
+            queue_max_length: None,
+            queue_message_ttl: None,
+            broker_ca: None,
+            prefetch: None,
         }
     }
 }
@@ -84,7 +105,75 @@ pub struct TestApp {
     pub consumer: JoinHandle<()>,
     stop: watch::Sender<bool>,
     publisher: Option<(Connection, lapin::Channel)>,
+    /// What [`TestApp::start_relay`] needs to start the relay again.
+    relay: RelaySpec,
+    /// What this test created on the broker: deleted by [`TestApp::cleanup`], or on drop when the
+    /// test failed before it.
+    leftovers: Leftovers,
     _broker: Option<RwLockReadGuard<'static, ()>>,
+}
+
+/// Everything a relay is started from.
+struct RelaySpec {
+    consumer: ConsumerOptions,
+    limits: Limits,
+    max_body_bytes: usize,
+    redacted_url: String,
+    server: ServerOptions,
+}
+
+/// A relay just started from a [`RelaySpec`].
+struct Running {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    consumer: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl RelaySpec {
+    /// Starts a hub, its consumer and its server on port 0.
+    async fn start(&self) -> Result<Running> {
+        let hub = Arc::new(Hub::new(
+            self.limits,
+            self.max_body_bytes,
+            self.redacted_url.clone(),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let consumer = tokio::spawn(consumer::run(
+            hub.clone(),
+            self.consumer.clone(),
+            stopped.clone(),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut shutdown = stopped;
+        tokio::spawn(server::run(
+            listener,
+            hub.clone(),
+            self.server.clone(),
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            },
+        ));
+        Ok(Running {
+            addr,
+            hub,
+            consumer,
+            stop,
+        })
+    }
+}
+
+/// A plain connection to the test broker, within [`WAIT`] (a stuck connection attempt fails the
+/// test instead of hanging it).
+pub async fn connect_broker() -> Result<Connection> {
+    tokio::time::timeout(
+        WAIT,
+        Connection::connect(BROKER, ConnectionProperties::default()),
+    )
+    .await
+    .context("connecting to RabbitMQ took too long")?
+    .context("cannot connect to RabbitMQ (is it running on 127.0.0.1:5672?)")
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -102,36 +191,45 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
     } else {
         unique("stalk-test")
     };
-    let hub = Arc::new(Hub::new(
-        opts.limits,
-        opts.max_body_bytes,
-        url.redacted().to_owned(),
-    ));
-    let (stop, stopped) = watch::channel(false);
-    let copts = ConsumerOptions {
-        exchange: exchange.clone(),
-        ..ConsumerOptions::new(url)
+    let defaults = ConsumerOptions::new(url.clone());
+    let relay = RelaySpec {
+        consumer: ConsumerOptions {
+            exchange: exchange.clone(),
+            queue: opts.queue.clone(),
+            max_length: opts.queue_max_length.unwrap_or(defaults.max_length),
+            message_ttl: opts.queue_message_ttl.unwrap_or(defaults.message_ttl),
+            broker_ca: opts.broker_ca,
+            prefetch: opts.prefetch.unwrap_or(defaults.prefetch),
+            ..defaults
+        },
+        limits: opts.limits,
+        max_body_bytes: opts.max_body_bytes,
+        redacted_url: url.redacted().to_owned(),
+        server: ServerOptions {
+            token: opts.token,
+            ..opts.server
+        },
     };
-    let consumer = tokio::spawn(consumer::run(hub.clone(), copts, stopped.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let options = ServerOptions {
-        token: opts.token,
-        ..opts.server
-    };
-    let mut shutdown = stopped;
-    tokio::spawn(server::run(listener, hub.clone(), options, async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    }));
+    let mut leftovers = Leftovers::default();
+    if exchange != consumer::EXCHANGE {
+        leftovers.exchanges.push(exchange.clone());
+    }
+    if let Some(queue) = &opts.queue {
+        leftovers.add_queue(queue);
+    }
+    let running = relay.start().await?;
     let mut app = TestApp {
-        addr,
-        hub,
+        addr: running.addr,
+        hub: running.hub,
         exchange,
-        consumer,
-        stop,
+        consumer: running.consumer,
+        stop: running.stop,
         publisher: None,
+        relay,
+        leftovers,
         _broker: broker_guard,
     };
+    app.note_own_queue();
     if opts.wait_connected {
         app.wait_broker(BrokerState::Connected)
             .await
@@ -142,15 +240,91 @@ pub async fn spawn_app(opts: AppOpts) -> Result<TestApp> {
 }
 
 impl TestApp {
+    /// Starts the relay again (after [`TestApp::stop_relay`]): a new hub, consumer and server on
+    /// a new port, with the same options. Does not wait for the broker.
+    pub async fn start_relay(&mut self) -> Result<()> {
+        let running = self.relay.start().await?;
+        self.addr = running.addr;
+        self.hub = running.hub;
+        self.consumer = running.consumer;
+        self.stop = running.stop;
+        self.note_own_queue();
+        Ok(())
+    }
+
+    /// A relay started without `--queue` declares `stalk-relay.<instance>`: delete it (and its
+    /// dead-letter queue) at cleanup.
+    fn note_own_queue(&mut self) {
+        if self.relay.consumer.queue.is_none() {
+            let queue = format!("stalk-relay.{}", self.hub.instance());
+            self.leftovers.add_queue(&queue);
+        }
+    }
+
+    /// Stops the relay (consumer and server) and waits until its consumer task has ended; the
+    /// test's publisher stays connected.
+    pub async fn stop_relay(&mut self) -> Result<()> {
+        self.stop.send_replace(true);
+        tokio::time::timeout(WAIT, &mut self.consumer)
+            .await
+            .context("the consumer did not stop")??;
+        Ok(())
+    }
+
     /// (Re)connects the test's publisher and declares the exchange (as Celery does).
     pub async fn connect_publisher(&mut self) -> Result<()> {
-        let conn = Connection::connect(BROKER, ConnectionProperties::default())
-            .await
-            .context("publisher connection")?;
+        let conn = connect_broker().await.context("publisher connection")?;
         let channel = conn.create_channel().await?;
         consumer::declare_exchange(&channel, &self.exchange).await?;
         self.publisher = Some((conn, channel));
         Ok(())
+    }
+
+    /// Messages waiting in `queue` and its consumers, as the broker reports them.
+    pub async fn queue_state(&self, queue: &str) -> Result<(u32, u32)> {
+        let (_, channel) = self.publisher.as_ref().context("no publisher")?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .with_context(|| format!("queue {queue} is not there"))?;
+        Ok((q.message_count(), q.consumer_count()))
+    }
+
+    /// Polls the broker until `queue`'s (messages, consumers) satisfy `wanted`: the broker's own
+    /// word is the readiness signal.
+    pub async fn wait_queue(&self, queue: &str, wanted: impl Fn(u32, u32) -> bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (messages, consumers) = self.queue_state(queue).await?;
+            if wanted(messages, consumers) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "queue {queue} stayed at {messages} messages, {consumers} consumers"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Polls `/metrics` until `series` has the value `wanted`.
+    pub async fn wait_metric(&self, series: &str, wanted: f64) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let value = self.metric(series).await?;
+            if value == wanted {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{series} stayed at {value}, wanted {wanted}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Waits until the relay reports this broker state.
@@ -226,7 +400,7 @@ impl TestApp {
             );
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(WsClient { ws, last_seq: None }),
+            Ok((ws, _)) => Ok(WsClient::new(ws)),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 Err(WsError::Status(resp.status().as_u16()))
             }
@@ -244,7 +418,7 @@ impl TestApp {
         let (ws, _) =
             tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
                 .await?;
-        Ok(WsClient { ws, last_seq: None })
+        Ok(WsClient::new(ws))
     }
 
     /// A plain HTTP/1.1 GET; returns status and body.
@@ -275,23 +449,63 @@ impl TestApp {
         metric_in(&text, series)
     }
 
-    /// Stops the relay and deletes a unique exchange.
-    pub async fn cleanup(self) -> Result<()> {
-        self.stop.send_replace(true);
-        if let Some((conn, channel)) = self.publisher {
-            if self.exchange != consumer::EXCHANGE {
-                channel
-                    .exchange_delete(
-                        self.exchange.as_str().into(),
-                        ExchangeDeleteOptions::default(),
-                    )
-                    .await?;
+    /// Deletes this exchange too at cleanup (one the test made something else create, e.g. a
+    /// Celery worker's control exchanges, which are neither durable nor auto-deleted).
+    pub fn delete_on_cleanup(&mut self, exchange: &str) {
+        self.leftovers.exchanges.push(exchange.to_owned());
+    }
+
+    /// Stops the relay, then deletes what the test created on the broker (its unique exchange,
+    /// its queues), so the broker is left as it was found.
+    pub async fn cleanup(mut self) -> Result<()> {
+        self.stop_relay().await?;
+        let leftovers = std::mem::take(&mut self.leftovers);
+        let publisher = self.publisher.take();
+        let delete = async move {
+            match publisher {
+                Some((conn, channel)) => {
+                    leftovers.delete_with(&channel).await?;
+                    conn.close(200, "bye".into()).await?;
+                    Ok(())
+                }
+                None => leftovers.delete().await,
             }
-            conn.close(200, "bye".into()).await?;
-        }
-        Ok(())
+        };
+        tokio::time::timeout(WAIT, delete)
+            .await
+            .context("deleting the test's broker objects took too long")?
     }
 }
+
+impl Drop for TestApp {
+    /// A test that failed before [`TestApp::cleanup`]: stop the relay and delete its leftovers
+    /// anyway, from a thread of its own (a destructor cannot await).
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        let leftovers = std::mem::take(&mut self.leftovers);
+        if leftovers.is_empty() {
+            return;
+        }
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                // (the timeout is made inside the runtime: it needs one to exist)
+                let result = runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), leftovers.delete()).await
+                });
+                if !matches!(result, Ok(Ok(()))) {
+                    eprintln!("could not delete the test's broker objects: {result:?}");
+                }
+            }
+        });
+        let _ = thread.join();
+    }
+}
+
+/// How often [`TestApp::wait_queue`] and [`TestApp::wait_metric`] look again.
+const POLL: Duration = Duration::from_millis(20);
 
 pub fn metric_in(text: &str, series: &str) -> Result<f64> {
     for line in text.lines() {
@@ -300,138 +514,4 @@ pub fn metric_in(text: &str, series: &str) -> Result<f64> {
         }
     }
     bail!("no {series} in metrics:\n{text}")
-}
-
-#[derive(Debug)]
-pub enum WsError {
-    Status(u16),
-    Other(
-        #[allow(dead_code, reason = "shown through Debug")] tokio_tungstenite::tungstenite::Error,
-    ),
-}
-
-impl std::fmt::Display for WsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-pub struct WsClient {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-    /// Last seq seen (events or gap), to check contiguity.
-    last_seq: Option<u64>,
-}
-
-impl WsClient {
-    /// The next frame of any kind.
-    pub async fn frame(&mut self) -> Result<Value> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .context("no frame in time")?;
-            match msg.context("socket closed")?? {
-                Message::Text(t) => return Ok(serde_json::from_str(t.as_str())?),
-                Message::Close(c) => bail!("closed: {c:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    /// The next frame that is not `status`.
-    pub async fn data_frame(&mut self) -> Result<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "only status frames for {WAIT:?}"
-            );
-            let f = self.frame().await?;
-            if f["kind"] != "status" {
-                return Ok(f);
-            }
-        }
-    }
-
-    /// Reads event entries until `n` are collected, checking `seq` is contiguous; `gap` frames fail.
-    pub async fn events(&mut self, n: usize) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            let f = self.data_frame().await?;
-            match f["kind"].as_str() {
-                Some("events") => {
-                    for e in f["events"].as_array().context("events")? {
-                        let seq = e["seq"].as_u64().context("seq")?;
-                        if let Some(last) = self.last_seq {
-                            anyhow::ensure!(seq == last + 1, "seq {seq} after {last}");
-                        }
-                        self.last_seq = Some(seq);
-                        out.push(e.clone());
-                    }
-                }
-                _ => bail!("unexpected frame {f}"),
-            }
-        }
-        anyhow::ensure!(out.len() == n, "got {} events, wanted {n}", out.len());
-        Ok(out)
-    }
-
-    /// The entries of the next `events` frame (gaps fail), checking contiguity.
-    pub async fn next_events(&mut self) -> Result<Vec<Value>> {
-        let first = self.last_seq.map_or(1, |s| s + 1) as usize;
-        let f = self.data_frame().await?;
-        anyhow::ensure!(f["kind"] == "events", "unexpected frame {f}");
-        let n = f["events"].as_array().context("events")?.len();
-        let _ = first;
-        let mut out = Vec::new();
-        for e in f["events"].as_array().context("events")? {
-            let seq = e["seq"].as_u64().context("seq")?;
-            if let Some(last) = self.last_seq {
-                anyhow::ensure!(seq == last + 1, "seq {seq} after {last}");
-            }
-            self.last_seq = Some(seq);
-            out.push(e.clone());
-        }
-        anyhow::ensure!(out.len() == n);
-        Ok(out)
-    }
-
-    /// Reads `status` frames until one shows a broker state that `wanted` accepts; returns it.
-    /// Any other frame fails.
-    pub async fn wait_status(&mut self, wanted: impl Fn(&str) -> bool) -> Result<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "no such status in {WAIT:?}"
-            );
-            let f = self.frame().await?;
-            anyhow::ensure!(f["kind"] == "status", "unexpected frame {f}");
-            if wanted(f["broker"]["state"].as_str().unwrap_or("")) {
-                return Ok(f);
-            }
-        }
-    }
-
-    /// The next message as it comes: `Ok(None)` when the connection ended (closed or reset).
-    pub async fn raw_frame(&mut self) -> Result<Option<Value>> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .context("no frame in time")?;
-            match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(t.as_str())?)),
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    pub fn set_last_seq(&mut self, seq: u64) {
-        self.last_seq = Some(seq);
-    }
-
-    pub async fn close(mut self) -> Result<()> {
-        self.ws.send(Message::Close(None)).await?;
-        Ok(())
-    }
 }

@@ -8,9 +8,13 @@
 #![allow(missing_docs, reason = "test code")]
 mod broker;
 mod celery;
+mod drops;
 mod faults;
 mod helpers;
+mod leftovers;
 mod recorder;
 mod replay;
 mod security;
 mod slow;
+mod tls;
+mod ws_client;

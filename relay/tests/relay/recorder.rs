@@ -3,14 +3,14 @@
 
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
+use lapin::Connection;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::helpers::{BROKER, WAIT, unique};
+use crate::helpers::{WAIT, connect_broker, unique};
 
 /// One message as the recorder got it.
 #[derive(Clone, Debug)]
@@ -30,9 +30,7 @@ pub struct Recorder {
 impl Recorder {
     /// Declares the recorder's queue (exclusive, so it goes with the connection) and binds it.
     pub async fn start(exchange: &str) -> Result<Recorder> {
-        let conn = Connection::connect(BROKER, ConnectionProperties::default())
-            .await
-            .context("recorder connection")?;
+        let conn = connect_broker().await.context("recorder connection")?;
         let channel = conn.create_channel().await?;
         let queue = unique("stalk-test-recorder");
         let exclusive = QueueDeclareOptions {

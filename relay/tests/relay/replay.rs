@@ -73,3 +73,35 @@ async fn replays_receiver_recordings_at_multiplied_speed() -> Result<()> {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     Ok(())
 }
+
+/// A recording at 4,000 events/s replays at that rate: lines due together go out together
+/// (sleeping per line would round each 0.25 ms gap up to the timer's 1 ms tick: 4 s or more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_recordings_keep_their_rate() -> Result<()> {
+    let n: u32 = 4_000;
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let at = 1000.0 + f64::from(i) / 4_000.0;
+            format!(
+                r#"{{"type":"task-sent","uuid":"u{i}","hostname":"h","timestamp":{at},"clock":{i},"local_received":{at}}}"#
+            )
+        })
+        .collect();
+    let path =
+        std::env::temp_dir().join(format!("stalk-replay-rate-{}.ndjson", std::process::id()));
+    std::fs::write(&path, lines.join("\n"))?;
+    let hub = Arc::new(Hub::new(Limits::default(), 1 << 20, "replay".into()));
+    let (_stop, stopped) = watch::channel(false);
+    let started = std::time::Instant::now();
+    stalk_relay::replay::run(hub.clone(), path.clone(), 1.0, stopped).await?;
+    let took = started.elapsed();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(*hub.subscribe().borrow(), u64::from(n), "every event");
+    // The recording spans 1 s: not faster than recorded, and nowhere near 1 ms per line.
+    assert!(
+        took >= std::time::Duration::from_millis(950)
+            && took < std::time::Duration::from_millis(2500),
+        "{took:?}"
+    );
+    Ok(())
+}

@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 
-use crate::helpers::{AppOpts, WsError, spawn_app};
+use crate::helpers::{AppOpts, spawn_app};
+use crate::ws_client::WsError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_protects_ws_and_metrics() -> Result<()> {

@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail, ensure};
 use stalk_relay::history::Limits;
 use stalk_relay::server::ServerOptions;
 
-use crate::helpers::{AppOpts, WAIT, WsClient, exclusive_broker, spawn_app};
+use crate::helpers::{AppOpts, WAIT, exclusive_broker, spawn_app};
+use crate::ws_client::WsClient;
 
 /// Events published; each carries [`PAD`] bytes, so they total ~16 MB: far more than the history
 /// keeps plus what the kernel buffers of a socket nobody reads absorb (~4 MB here).

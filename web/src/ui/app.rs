@@ -6,15 +6,19 @@ use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 
 use super::connection;
+use super::dashboard::Dashboard;
+use super::events::Events;
+use super::keys;
 use super::nav::Nav;
+use super::settings::{self, SettingsPage};
 use super::store::{Ctx, Store, Ui};
 use super::task::TaskPage;
 use super::tasks::Tasks;
 use super::tree::TreePage;
+use super::worker::WorkerPage;
 use super::workers::Workers;
 use crate::model::Model;
 use crate::route::Route;
-use stalk_state::Limits;
 
 fn current_route() -> Route {
     let hash = web_sys::window()
@@ -26,7 +30,10 @@ fn current_route() -> Route {
 /// The app.
 #[component]
 pub(crate) fn App() -> Html {
-    let store = use_memo((), |_| Store::new(Model::new(Limits::default())));
+    let store = use_memo((), |_| {
+        let saved = settings::load();
+        Store::new(Model::new(saved.limits(), saved.event_rows))
+    });
     let ui = use_reducer(Ui::default);
     let route = use_state(current_route);
 
@@ -45,12 +52,18 @@ pub(crate) fn App() -> Html {
             }
             // The app lives as long as the page: the listener too.
             on_hash.forget();
+            keys::install();
+            // For the browser benchmark: the first render is done when this effect runs.
+            if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = p.mark("stalk:first-render");
+            }
         });
     }
 
     let ctx = Ctx {
         store: Rc::clone(&store),
         ui: (*ui).clone(),
+        dispatch: ui.dispatcher(),
     };
     let gaps = store.model.borrow().gaps.clone();
     let reload = Callback::from(|_: MouseEvent| {
@@ -59,8 +72,12 @@ pub(crate) fn App() -> Html {
         }
     });
     let page = match &*route {
-        Route::Tasks => html! { <Tasks /> },
+        Route::Dashboard => html! { <Dashboard /> },
+        Route::Tasks(q) => html! { <Tasks query={q.clone()} /> },
+        Route::Events => html! { <Events /> },
         Route::Workers => html! { <Workers /> },
+        Route::Worker(host) => html! { <WorkerPage hostname={host.clone()} /> },
+        Route::Settings => html! { <SettingsPage /> },
         Route::Task(id) => html! { <TaskPage uuid={id.clone()} /> },
         Route::Tree(id) => html! { <TreePage uuid={id.clone()} /> },
         Route::NotFound(h) => html! { <p class="empty">{ format!("No such page: {h}") }</p> },

@@ -19,7 +19,8 @@ use crate::relay_url::relay_url;
 /// Runs forever (for the page's life).
 pub(crate) async fn run(store: Rc<Store>, ui: UseReducerDispatcher<Ui>) {
     let mut backoff = Backoff::default();
-    loop {
+    // Offline mode (a recording opened in the page) ends the loop for good.
+    while store.offline().is_none() {
         // Apply what is queued first, so `since` is the last event we really hold.
         if store.flush() {
             ui.dispatch(Action::Applied);
@@ -46,6 +47,9 @@ async fn session(
 ) {
     let mut first = true;
     while let Some(msg) = ws.next().await {
+        if store.offline().is_some() {
+            return; // dropping the socket closes it
+        }
         let text = match msg {
             Ok(Message::Text(t)) => t,
             Ok(Message::Bytes(_)) => continue, // protocol v1 sends text only
@@ -95,6 +99,7 @@ fn url(since: Option<u64>) -> String {
         &get(web_sys::Location::protocol),
         &get(web_sys::Location::host),
         &get(web_sys::Location::search),
+        &super::settings::load(),
         since,
     )
 }

@@ -10,6 +10,13 @@ pub(crate) fn Indicator() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let conn = ctx.ui.conn;
     let model = ctx.store.model.borrow();
+    if let Some(file) = ctx.store.offline() {
+        return html! {
+            <span class="conn offline" data-testid="connection" data-state="offline" title="no relay">
+                { format!("offline: {file}") }
+            </span>
+        };
+    }
     let broker = if model.broker.state.is_empty() {
         String::new()
     } else {

@@ -2,13 +2,20 @@
 //! lay out what [`crate::vm`] computed; all event strings go into text nodes, never HTML.
 
 mod app;
+pub mod bench;
 mod connection;
+mod dashboard;
+mod events;
+mod files;
 mod indicator;
+mod keys;
 mod nav;
+mod settings;
 mod store;
 mod task;
 mod tasks;
 mod tree;
+mod worker;
 mod workers;
 
 use wasm_bindgen::prelude::wasm_bindgen;

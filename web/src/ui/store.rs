@@ -44,6 +44,8 @@ impl Reducible for Ui {
         match action {
             Action::Applied => next.version += 1,
             Action::Conn(c) if c == self.conn => return self,
+            // Offline is final for the page's life (reload to go live again).
+            Action::Conn(_) if self.conn == ConnState::Offline => return self,
             Action::Conn(c) => next.conn = c,
         }
         Rc::new(next)
@@ -59,6 +61,8 @@ pub(crate) struct Store {
     pub(crate) model: RefCell<Model>,
     pending: RefCell<Vec<String>>,
     scheduled: Cell<bool>,
+    /// The recording shown instead of the relay (offline mode), by file name.
+    offline: RefCell<Option<String>>,
 }
 
 impl Store {
@@ -68,11 +72,28 @@ impl Store {
             model: RefCell::new(model),
             pending: RefCell::new(Vec::new()),
             scheduled: Cell::new(false),
+            offline: RefCell::new(None),
         }
+    }
+
+    /// The recording shown instead of the relay, if any.
+    pub(crate) fn offline(&self) -> Option<String> {
+        self.offline.borrow().clone()
+    }
+
+    /// Shows the recording `name` (its text) instead of the relay: the connection stops and
+    /// frames still arriving are dropped. Returns the events applied and the unreadable lines.
+    pub(crate) fn open_recording(&self, name: &str, text: &str) -> (usize, usize) {
+        *self.offline.borrow_mut() = Some(name.to_owned());
+        self.discard();
+        self.model.borrow_mut().load_recording(text)
     }
 
     /// Queues a frame; the queue is applied once, at the next animation frame.
     pub(crate) fn push(self: &Rc<Self>, text: String, ui: &UseReducerDispatcher<Ui>) {
+        if self.offline.borrow().is_some() {
+            return;
+        }
         let queued = {
             let mut pending = self.pending.borrow_mut();
             pending.push(text);
@@ -126,6 +147,8 @@ pub(crate) struct Ctx {
     pub(crate) store: Rc<Store>,
     /// [`Ui`] when this context was made.
     pub(crate) ui: Ui,
+    /// Changes [`Ui`] (views that change the model outside the connection loop use it).
+    pub(crate) dispatch: UseReducerDispatcher<Ui>,
 }
 
 impl PartialEq for Ctx {

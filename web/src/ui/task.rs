@@ -24,13 +24,31 @@ pub(crate) fn TaskPage(props: &TaskProps) -> Html {
             <p class="empty">{ format!("Task {} is not in memory (not seen yet, or evicted).", props.uuid) }</p>
         };
     };
+    let timeline = model.state.task(&props.uuid).map(vm::timeline);
+    let worker = model.state.task(&props.uuid).and_then(|t| t.worker.clone());
     let link = |label: &str, id: &str| {
         html! { <li>{ format!("{label} ") }<a class="mono" href={Route::Task(id.to_owned()).href()}>{ id.to_owned() }</a></li> }
     };
     html! {
         <section class="task-detail" data-testid="task-detail" data-task-id={props.uuid.clone()}>
             <h2>{ d.fields.iter().find(|(k, _)| *k == "name").map(|(_, v)| v.clone()) }</h2>
-            <p><a href={Route::Tree(props.uuid.clone()).href()}>{ "workflow tree" }</a></p>
+            <p><a href={Route::Tree(props.uuid.clone()).href()}>{ "workflow tree" }</a>
+                if let Some(w) = worker {
+                    { " · worker " }<a href={Route::Worker(w.to_string()).href()}>{ w.to_string() }</a>
+                }
+            </p>
+            if let Some(tl) = timeline {
+                <h3>{ "Timeline" }</h3>
+                <ol class="timeline" data-testid="timeline">
+                    { for tl.steps.iter().map(|s| html! {
+                        <li data-step={s.label}>
+                            <span class="step">{ s.label }</span>{ " " }<span class="mono">{ s.time.clone() }</span>
+                            if s.after != "-" { <span class="muted">{ format!(" (+{})", s.after) }</span> }
+                        </li>
+                    }) }
+                </ol>
+                <p class="muted">{ format!("waited in queue {} · ran {}", tl.queue_wait, tl.run_time) }</p>
+            }
             <dl>
                 { for d.fields.iter().map(|(k, v)| html! { <><dt>{ *k }</dt><dd>{ v.clone() }</dd></> }) }
             </dl>

@@ -1,19 +1,36 @@
-//! `#/tasks`: the live task table, virtualised (only the rows in view are in the DOM).
+//! `#/tasks`: the live task table, virtualised (only the rows in view are in the DOM), filtered
+//! and sorted by what the address says (`#/tasks?state=FAILURE&sort=runtime`): the controls
+//! change the address, the address drives the table, so every table is a link.
 
-use web_sys::Element;
+use web_sys::{Element, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::store::Ctx;
 use crate::route::Route;
+use crate::table::{SORT_KEYS, STATES, TableQuery};
 use crate::vm::{self, TaskRow};
 use crate::window::window;
 
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
 
+/// Properties of [`Tasks`].
+#[derive(Properties, PartialEq)]
+pub(crate) struct TasksProps {
+    /// Filter and order, from the address.
+    pub(crate) query: TableQuery,
+}
+
+/// Goes to the table with `q` (the route change redraws it).
+fn go(q: &TableQuery) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_hash(&Route::Tasks(q.clone()).href());
+    }
+}
+
 /// The task table.
 #[component]
-pub(crate) fn Tasks() -> Html {
+pub(crate) fn Tasks(props: &TasksProps) -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     // (scrollTop, clientHeight) of the scrolling box.
     let view = use_state(|| (0u32, 800u32));
@@ -27,30 +44,116 @@ pub(crate) fn Tasks() -> Html {
             ));
         })
     };
+    let q = &props.query;
+    {
+        // The address changed the filter or order: rebuild the query once (idempotent).
+        let mut model = ctx.store.model.borrow_mut();
+        let filter = q.filter();
+        if *model.query.filter() != filter || model.query.sort() != (q.sort, q.descending) {
+            model.set_query(filter, q.sort, q.descending);
+        }
+    }
     let model = ctx.store.model.borrow();
     let total = model.query.len();
     let w = window(total, ROW_PX, view.1, view.0);
     let rows = vm::task_rows(&model.state, &model.query.window(w.offset, w.limit));
-    if total == 0 {
-        return html! {
-            <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
-                (or set worker_send_task_events = True)." }</p>
+
+    let select = |set: fn(&mut TableQuery, String)| {
+        let q = q.clone();
+        Callback::from(move |e: Event| {
+            let el: HtmlSelectElement = e.target_unchecked_into();
+            let mut next = q.clone();
+            set(&mut next, el.value());
+            go(&next);
+        })
+    };
+    let on_text = {
+        let q = q.clone();
+        Callback::from(move |e: InputEvent| {
+            let el: HtmlInputElement = e.target_unchecked_into();
+            go(&TableQuery {
+                text: el.value(),
+                ..q.clone()
+            });
+        })
+    };
+    let option = |value: &str, current: &str| {
+        html! { <option value={value.to_owned()} selected={value == current}>{ value.to_owned() }</option> }
+    };
+    let names = model.state.task_types();
+    let workers: Vec<String> = vm::worker_rows(&model.state, 0.0)
+        .into_iter()
+        .map(|w| w.hostname)
+        .collect();
+    let header = |label: &'static str| {
+        let Some((key, name)) = SORT_KEYS.iter().find(|(_, n)| *n == label) else {
+            return html! { <th>{ label }</th> };
         };
-    }
+        let next = q.sorted_by(*key);
+        let arrow = match (q.sort == *key, q.descending) {
+            (false, _) => "",
+            (true, true) => " ▼",
+            (true, false) => " ▲",
+        };
+        html! {
+            <th><a href={Route::Tasks(next).href()} data-testid={format!("sort-{name}")}
+                   aria-sort={if q.sort == *key { if q.descending { "descending" } else { "ascending" } } else { "none" }}>
+                { format!("{label}{arrow}") }</a></th>
+        }
+    };
+    let filtered = *q
+        != TableQuery {
+            sort: q.sort,
+            descending: q.descending,
+            ..TableQuery::default()
+        };
+
     html! {
-        <div class="table-scroll" {onscroll}>
-            <table class="tasks">
-                <thead><tr>
-                    <th>{ "state" }</th><th>{ "name" }</th><th>{ "uuid" }</th>
-                    <th>{ "received" }</th><th>{ "runtime" }</th><th>{ "worker" }</th><th></th>
-                </tr></thead>
-                <tbody>
-                    <tr class="pad" style={format!("height:{}px", w.pad_top)}></tr>
-                    { for rows.into_iter().map(row) }
-                    <tr class="pad" style={format!("height:{}px", w.pad_bottom)}></tr>
-                </tbody>
-            </table>
-        </div>
+        <section>
+            <div class="toolbar">
+                <select data-testid="task-state-filter" onchange={select(|q, v| q.state = v)} aria-label="state">
+                    <option value="" selected={q.state.is_empty()}>{ "all states" }</option>
+                    { for STATES.iter().map(|s| option(s, &q.state)) }
+                </select>
+                <select data-testid="task-name-filter" onchange={select(|q, v| q.name = v)} aria-label="task name">
+                    <option value="" selected={q.name.is_empty()}>{ "all task names" }</option>
+                    { for names.iter().map(|n| option(n, &q.name)) }
+                </select>
+                <select data-testid="task-worker-filter" onchange={select(|q, v| q.worker = v)} aria-label="worker">
+                    <option value="" selected={q.worker.is_empty()}>{ "all workers" }</option>
+                    { for workers.iter().map(|h| option(h, &q.worker)) }
+                </select>
+                <input type="search" data-testid="task-text-filter" value={q.text.clone()} oninput={on_text}
+                       placeholder="search uuid, args, kwargs, result, exception ( / )" />
+                <span class="muted" data-testid="task-count">
+                    { format!("{total} of {} tasks", model.state.task_len()) }</span>
+                if filtered {
+                    <a href={Route::Tasks(TableQuery { sort: q.sort, descending: q.descending, ..TableQuery::default() }).href()}>
+                        { "clear filters" }</a>
+                }
+            </div>
+            if model.state.task_len() == 0 {
+                <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
+                    (or set worker_send_task_events = True)." }</p>
+            } else if total == 0 {
+                <p class="empty">{ "No task matches these filters." }</p>
+            } else {
+                <div class="table-scroll" {onscroll}>
+                    <table class="tasks">
+                        <thead><tr>
+                            { header("state") }{ header("name") }<th>{ "uuid" }</th>
+                            { header("received") }{ header("started") }{ header("runtime") }
+                            <th>{ "worker" }</th><th></th>
+                        </tr></thead>
+                        <tbody>
+                            <tr class="pad" style={format!("height:{}px", w.pad_top)}></tr>
+                            { for rows.into_iter().map(row) }
+                            <tr class="pad" style={format!("height:{}px", w.pad_bottom)}></tr>
+                        </tbody>
+                    </table>
+                </div>
+            }
+        </section>
     }
 }
 
@@ -62,8 +165,10 @@ fn row(r: TaskRow) -> Html {
             <td>{ r.name }</td>
             <td class="mono"><a href={Route::Task(r.uuid.clone()).href()}>{ r.uuid.clone() }</a></td>
             <td>{ r.received }</td>
+            <td>{ r.started }</td>
             <td>{ r.runtime }</td>
-            <td>{ r.worker }</td>
+            <td>if r.worker == "-" { { "-" } } else {
+                <a href={Route::Worker(r.worker.clone()).href()}>{ r.worker }</a> }</td>
             <td><a href={Route::Tree(r.uuid).href()} data-testid="tree-link">{ "tree" }</a></td>
         </tr>
     }

@@ -3,6 +3,7 @@
 use yew::prelude::*;
 
 use super::store::Ctx;
+use crate::route::Route;
 use crate::vm;
 
 /// The worker list.
@@ -12,7 +13,8 @@ pub(crate) fn Workers() -> Html {
     let model = ctx.store.model.borrow();
     let rows = vm::worker_rows(&model.state, model.relay_now(super::now_secs()));
     if rows.is_empty() {
-        return html! { <p class="empty">{ "No workers seen yet." }</p> };
+        return html! { <p class="empty">{ "No workers seen yet. Workers announce themselves with \
+        worker-online and heartbeats once they run with -E (or worker_send_task_events = True)." }</p> };
     }
     html! {
         <table class="workers">
@@ -24,9 +26,9 @@ pub(crate) fn Workers() -> Html {
             { for rows.into_iter().map(|w| html! {
                 <tr key={w.hostname.clone()} data-testid="worker-row"
                     data-hostname={w.hostname.clone()} data-alive={w.alive.to_string()}>
-                    <td>{ w.hostname }</td>
+                    <td><a href={Route::Worker(w.hostname.clone()).href()}>{ w.hostname }</a></td>
                     <td>{ if w.alive { "online" } else { "offline" } }</td>
-                    <td>{ format!("{} ago", w.heartbeat_age) }</td>
+                    <td>{ w.heartbeat_age }</td>
                     <td>{ w.active }</td><td>{ w.processed }</td><td>{ w.software }</td>
                 </tr>
             }) }

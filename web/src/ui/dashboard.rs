@@ -1,0 +1,103 @@
+//! `#/`: the cluster at a glance: tasks by state, events and new tasks per second over the last
+//! five minutes, workers online, and the most recent failures.
+
+use yew::prelude::*;
+
+use super::store::Ctx;
+use crate::format;
+use crate::rates::{Bucket, SPAN_SECS, polyline};
+use crate::route::Route;
+use crate::table::TableQuery;
+use crate::vm;
+
+/// Chart size in SVG units.
+const CHART_W: f64 = 600.0;
+const CHART_H: f64 = 80.0;
+
+/// Recent failures listed.
+const FAILURES_SHOWN: usize = 10;
+
+/// The dashboard.
+#[component]
+pub(crate) fn Dashboard() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let model = ctx.store.model.borrow();
+    let now = super::now_secs();
+    let relay_now = model.relay_now(now);
+    let series = model.rates.series(now, SPAN_SECS);
+    let (ev_rate, task_rate) = model.rates.mean(now, 10);
+    let workers = vm::worker_rows(&model.state, relay_now);
+    let online = workers.iter().filter(|w| w.alive).count();
+    let counts = vm::state_counts(&model.state);
+    let failures = vm::task_rows(&model.state, &model.failures.window(0, FAILURES_SHOWN));
+    let by_state = |state: &str| {
+        Route::Tasks(TableQuery {
+            state: state.to_owned(),
+            ..TableQuery::default()
+        })
+        .href()
+    };
+    let line = |pick: fn(&Bucket) -> u32| {
+        let values: Vec<u32> = series.iter().map(pick).collect();
+        polyline(&values, CHART_W, CHART_H)
+    };
+    let peak = series.iter().map(|b| b.events).max().unwrap_or(0);
+
+    html! {
+        <section class="dashboard" data-testid="dashboard">
+            <div class="cards">
+                <div class="card"><div class="big" data-testid="tasks-in-memory">{ model.state.task_len() }</div>
+                    <div class="muted">{ "tasks in memory" }</div></div>
+                <div class="card"><div class="big" data-testid="workers-online">{ format!("{online} / {}", workers.len()) }</div>
+                    <div class="muted"><a href={Route::Workers.href()}>{ "workers online" }</a></div></div>
+                <div class="card"><div class="big">{ format!("{ev_rate:.1}") }</div>
+                    <div class="muted">{ "events/s (last 10 s)" }</div></div>
+                <div class="card"><div class="big">{ format!("{task_rate:.1}") }</div>
+                    <div class="muted">{ "new tasks/s (last 10 s)" }</div></div>
+                <div class="card"><div class="big">{ model.state.event_count() }</div>
+                    <div class="muted"><a href={Route::Events.href()}>{ "events received" }</a></div></div>
+            </div>
+            <h3>{ "Tasks by state" }</h3>
+            if counts.is_empty() {
+                <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
+                    (or set worker_send_task_events = True)." }</p>
+            } else {
+                <ul class="state-counts">
+                    { for counts.iter().map(|(s, n)| html! {
+                        <li data-testid="state-count" data-state={s.clone()}>
+                            <a href={by_state(s)}><span class={classes!("state", s.clone())}>{ s.clone() }</span></a>
+                            { format!(" {n}") }
+                        </li>
+                    }) }
+                </ul>
+            }
+            <h3>{ format!("Last 5 minutes (peak {peak} events/s)") }</h3>
+            <svg class="chart" viewBox={format!("0 0 {CHART_W} {CHART_H}")} preserveAspectRatio="none"
+                 role="img" aria-label="events and new tasks per second over the last five minutes">
+                <polyline class="events-line" points={line(|b| b.events)} />
+                <polyline class="tasks-line" points={line(|b| b.tasks)} />
+            </svg>
+            <p class="legend"><span class="events-key">{ "— events/s" }</span>{ "  " }
+                <span class="tasks-key">{ "— new tasks/s" }</span></p>
+            <h3><a href={by_state("FAILURE")}>{ "Recent failures" }</a></h3>
+            if failures.is_empty() {
+                <p class="empty">{ "No failed task in memory." }</p>
+            } else {
+                <table class="failures">
+                    <thead><tr><th>{ "name" }</th><th>{ "uuid" }</th><th>{ "worker" }</th><th>{ "received" }</th></tr></thead>
+                    <tbody>
+                    { for failures.into_iter().map(|r| html! {
+                        <tr key={r.uuid.clone()} data-testid="failure-row" data-task-id={r.uuid.clone()}>
+                            <td>{ r.name }</td>
+                            <td class="mono"><a href={Route::Task(r.uuid.clone()).href()}>{ r.uuid }</a></td>
+                            <td>{ r.worker }</td><td>{ r.received }</td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+            }
+            <p class="muted">{ format!("Times are UTC. Clock offset to the relay: {}.",
+                format::duration(Some(model.clock_offset))) }</p>
+        </section>
+    }
+}
