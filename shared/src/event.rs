@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::json::{JsonRef, Reader, SyntaxError};
+use crate::json::{JsonRef, Reader, SyntaxError, key_word};
 use crate::value::Num;
 
 /// What a task event says happened: the part of `type` after `task-`.
@@ -81,7 +81,14 @@ pub enum EventKind {
 impl EventKind {
     /// Classifies an event `type` string.
     pub fn parse(type_name: &str) -> EventKind {
-        let (group, subject) = type_name.split_once('-').unwrap_or((type_name, ""));
+        // Prefix tests rather than a search for the dash: same partition, no call.
+        let (group, subject) = if let Some(subject) = type_name.strip_prefix("task-") {
+            ("task", subject)
+        } else if let Some(subject) = type_name.strip_prefix("worker-") {
+            ("worker", subject)
+        } else {
+            type_name.split_once('-').unwrap_or((type_name, ""))
+        };
         match group {
             "task" => EventKind::Task(TaskSubject::parse(subject)),
             "worker" => EventKind::Worker(match subject {
@@ -109,15 +116,47 @@ macro_rules! known_fields {
             pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
         }
 
+        /// The position of each known field in [`FIELD_NAMES`].
+        #[allow(non_upper_case_globals)]
+        mod ids {
+            #[allow(non_camel_case_types, dead_code)]
+            #[repr(u8)]
+            enum Id { $( $field, )* }
+            $( pub(super) const $field: u8 = Id::$field as u8; )*
+        }
+
+        /// The keys of the named fields of [`Fields`], in declaration order.
+        const FIELD_NAMES: &[&str] = &[$( stringify!($field), )*];
+
         impl<'a> Fields<'a> {
             /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
             pub fn set(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
-                match &*key {
-                    $( stringify!($field) => self.$field = Some(value), )*
-                    _ => match self.other.iter_mut().find(|(k, _)| *k == key) {
-                        Some(slot) => slot.1 = value,
-                        None => self.other.push((key, value)),
-                    },
+                match known_key(key_word(key.as_bytes())) {
+                    Known::Field(n) => self.set_nth(n, value),
+                    _ => self.set_other(key, value),
+                }
+            }
+
+            /// Sets the `n`th named field (see [`FIELD_NAMES`]): a jump table, no string compare.
+            #[inline(always)]
+            fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
+                match n {
+                    $( ids::$field => self.$field = Some(value), )*
+                    _ => unreachable!("field ids come from FIELD_NAMES"),
+                }
+            }
+
+            fn set_other(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
+                match self.other.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => {
+                        if self.other.is_empty() {
+                            // Events with unknown keys usually have several (worker events
+                            // carry seven): one allocation instead of four.
+                            self.other.reserve_exact(8);
+                        }
+                        self.other.push((key, value))
+                    }
                 }
             }
 
@@ -199,6 +238,20 @@ pub struct Event<'a> {
 }
 
 impl Event<'_> {
+    /// An event with nothing set, to be filled by the reader.
+    fn empty() -> Event<'static> {
+        Event {
+            type_name: Cow::Borrowed(""),
+            kind: EventKind::Other,
+            hostname: None,
+            timestamp: None,
+            local_received: None,
+            clock: None,
+            uuid: None,
+            fields: Fields::default(),
+        }
+    }
+
     /// The same event, owning its text (to keep it beyond the message body it came from).
     pub fn into_owned(self) -> Event<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
@@ -308,9 +361,11 @@ pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
         r.end().map_err(not_json)?;
         return Err(DecodeError::NotAnObject(what));
     }
-    let ev = event(&mut r).map_err(not_json)?;
+    let mut ev = Event::empty();
+    let checked = read_event(&mut r, &mut ev).map_err(not_json)?;
     r.end().map_err(not_json)?;
-    ev
+    checked?;
+    Ok(ev)
 }
 
 fn not_json(e: SyntaxError) -> DecodeError {
@@ -329,24 +384,121 @@ fn scalar_kind(first: Option<u8>) -> &'static str {
 
 /// Reads one event object in a single pass (syntax errors are `Err` of the outer result), then
 /// checks what its group requires (the inner result).
-#[inline]
 fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, SyntaxError> {
+    let mut ev = Event::empty();
+    Ok(read_event(r, &mut ev)?.map(|()| ev))
+}
+
+/// The envelope keys, as [`Known::Envelope`] numbers them.
+const ENVELOPE: [&str; 6] = [
+    "type",
+    "hostname",
+    "timestamp",
+    "local_received",
+    "clock",
+    "uuid",
+];
+
+/// What a key is to the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    /// An envelope key (index in [`ENVELOPE`]).
+    Envelope(u8),
+    /// A named field of [`Fields`] (index in [`FIELD_NAMES`]).
+    Field(u8),
+    /// Anything else: goes to [`Fields::other`].
+    Other,
+}
+
+/// A perfect hash of the known keys' words into 64 buckets: one multiplication, one comparison
+/// per key instead of a tree of 128-bit comparisons. The multiplier is searched at compile time.
+struct KeyTable {
+    mult: u64,
+    words: [u128; 64],
+    /// Index into `ENVELOPE ++ FIELD_NAMES`, or `u8::MAX` for an empty bucket.
+    ids: [u8; 64],
+}
+
+const fn bucket(word: u128, mult: u64) -> usize {
+    ((word as u64 ^ (word >> 64) as u64).wrapping_mul(mult) >> 58) as usize
+}
+
+const KEYS: KeyTable = {
+    let mut mult: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        let mut t = KeyTable {
+            mult,
+            words: [0; 64],
+            ids: [u8::MAX; 64],
+        };
+        let mut ok = true;
+        let mut i = 0;
+        while ok && i < ENVELOPE.len() + FIELD_NAMES.len() {
+            let name = if i < ENVELOPE.len() {
+                ENVELOPE[i]
+            } else {
+                FIELD_NAMES[i - ENVELOPE.len()]
+            };
+            let word = key_word(name.as_bytes());
+            assert!(word != 0, "known keys are at most 15 bytes");
+            let b = bucket(word, mult);
+            ok = t.ids[b] == u8::MAX;
+            t.words[b] = word;
+            t.ids[b] = i as u8;
+            i += 1;
+        }
+        if ok {
+            break t;
+        }
+        mult = mult
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407)
+            | 1;
+    }
+};
+
+/// The index of a key in `ENVELOPE ++ FIELD_NAMES` by its [`key_word`], or `u8::MAX`.
+#[inline]
+fn known_id(word: u128) -> u8 {
+    let b = bucket(word, KEYS.mult);
+    // An empty bucket has word 0 and id MAX, so word 0 (a long key) needs no special case.
+    if KEYS.words[b] == word {
+        KEYS.ids[b]
+    } else {
+        u8::MAX
+    }
+}
+
+/// Classifies a key by its [`key_word`].
+fn known_key(word: u128) -> Known {
+    match known_id(word) {
+        u8::MAX => Known::Other,
+        id if (id as usize) < ENVELOPE.len() => Known::Envelope(id),
+        id => Known::Field(id - ENVELOPE.len() as u8),
+    }
+}
+
+/// Reads one event object into `ev` (an [`Event::empty`]), in place: an event is ~600 bytes,
+/// and building it in a local then moving it through nested results cost four copies.
+#[inline]
+fn read_event<'a>(
+    r: &mut Reader<'a>,
+    ev: &mut Event<'a>,
+) -> Result<Result<(), DecodeError>, SyntaxError> {
     let mut raw = RawEnvelope::default();
-    let mut fields = Fields::default();
-    r.object(|key, r| {
+    let fields = &mut ev.fields;
+    r.keyed_object(|key, r| {
         let value = r.value()?;
-        match &*key {
-            "type" => raw.type_name = Some(value),
-            "hostname" => raw.hostname = Some(value),
-            "timestamp" => raw.timestamp = Some(value),
-            "local_received" => raw.local_received = Some(value),
-            "clock" => raw.clock = Some(value),
-            "uuid" => raw.uuid = Some(value),
-            _ => fields.set(key, value),
+        // One jump on the table's byte (see `known_key` for what the ranges mean).
+        const FIRST_FIELD: u8 = ENVELOPE.len() as u8;
+        match known_id(key.word) {
+            n @ 0..FIRST_FIELD => raw.set_nth(n, value),
+            u8::MAX => fields.set_other(key.text(r), value),
+            n => fields.set_nth(n - FIRST_FIELD, value),
         }
         Ok(())
     })?;
-    Ok(raw.into_event(fields))
+    Ok(raw.fill(ev))
 }
 
 /// The envelope keys as they arrived, before their types are checked.
@@ -361,8 +513,23 @@ struct RawEnvelope<'a> {
 }
 
 impl<'a> RawEnvelope<'a> {
+    /// Sets the `n`th key of [`ENVELOPE`].
     #[inline]
-    fn into_event(self, fields: Fields<'a>) -> Result<Event<'a>, DecodeError> {
+    fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
+        let slot = match n {
+            0 => &mut self.type_name,
+            1 => &mut self.hostname,
+            2 => &mut self.timestamp,
+            3 => &mut self.local_received,
+            4 => &mut self.clock,
+            _ => &mut self.uuid,
+        };
+        *slot = Some(value);
+    }
+
+    /// Checks the envelope and sets it on `ev`.
+    #[inline]
+    fn fill(self, ev: &mut Event<'a>) -> Result<(), DecodeError> {
         let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
         let kind = EventKind::parse(&type_name);
         let hostname = string("hostname", self.hostname)?;
@@ -384,16 +551,14 @@ impl<'a> RawEnvelope<'a> {
             }
             EventKind::Other => {}
         }
-        Ok(Event {
-            type_name,
-            kind,
-            hostname,
-            timestamp,
-            local_received: number("local_received", self.local_received)?,
-            clock: number("clock", self.clock)?,
-            uuid,
-            fields,
-        })
+        ev.local_received = number("local_received", self.local_received)?;
+        ev.clock = number("clock", self.clock)?;
+        ev.type_name = type_name;
+        ev.kind = kind;
+        ev.hostname = hostname;
+        ev.timestamp = timestamp;
+        ev.uuid = uuid;
+        Ok(())
     }
 }
 
@@ -507,6 +672,27 @@ mod tests {
             ("", EventKind::Other),
         ] {
             assert_eq!(EventKind::parse(ty), kind, "{ty}");
+        }
+    }
+
+    #[test]
+    fn every_known_key_and_no_other_is_recognised() {
+        for (i, k) in ENVELOPE.iter().enumerate() {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Envelope(i as u8));
+        }
+        for (i, k) in FIELD_NAMES.iter().enumerate() {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Field(i as u8));
+        }
+        for k in [
+            "",
+            "typ",
+            "types",
+            "pid\0",
+            "x",
+            "local_received_",
+            "a_very_long_key_name",
+        ] {
+            assert_eq!(known_key(key_word(k.as_bytes())), Known::Other, "{k}");
         }
     }
 

@@ -101,11 +101,213 @@ impl<'a> JsonRef<'a> {
     }
 }
 
+/// The significant digits of a number, accumulated while it is scanned.
+#[derive(Default)]
+struct Digits {
+    /// The first 19 digits as an integer (fraction digits included, the point ignored).
+    mantissa: u64,
+    /// How many digits there were (beyond 19, `mantissa` stops growing).
+    count: usize,
+}
+
+impl Digits {
+    /// Reads the digits at `i` onwards; returns the index after them. Eight digits at a time
+    /// where possible: a timestamp has 17, so the byte-at-a-time loop is what cost.
+    #[inline]
+    fn read(&mut self, b: &[u8], mut i: usize) -> usize {
+        // Up to eight digits per step while they surely fit the 19 kept (see `leading_digits`).
+        while self.count + 8 <= 19
+            && let Some(bytes) = b.get(i..i + 8)
+        {
+            let (n, len) = leading_digits(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+            self.mantissa = self.mantissa * POW10_U64[len] + n;
+            self.count += len;
+            i += len;
+            if len < 8 {
+                return i;
+            }
+        }
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if self.count < 19 {
+                self.mantissa = self.mantissa * 10 + u64::from(c - b'0');
+            }
+            self.count += 1;
+            i += 1;
+        }
+        i
+    }
+
+    /// The value of a number without exponent, when it can be had exactly from the digits:
+    /// integers of up to 18 digits, and decimals of up to 19 significant digits (see
+    /// [`exact_quotient`]). `None` sends the text to the standard parser.
+    #[inline]
+    fn convert(&self, negative: bool, fraction: Option<usize>) -> Option<JsonRef<'static>> {
+        let Some(fraction) = fraction else {
+            if self.count > 18 {
+                return None;
+            }
+            let n = self.mantissa as i64;
+            return Some(JsonRef::Int(if negative { -n } else { n }));
+        };
+        if self.count > 19 || fraction > 19 {
+            return None;
+        }
+        let v = exact_quotient(self.mantissa, fraction);
+        Some(JsonRef::Float(if negative { -v } else { v }))
+    }
+}
+
+/// The value and the number of the ASCII digits that start the 8-byte word `w` (little-endian),
+/// in a dozen operations whatever their number: the digits are found by a byte-wise range test,
+/// shifted to the top of the word (the bytes below become leading zeros), then combined pairwise
+/// by three multiplications (the SWAR trick of fast_float and simdjson).
+#[inline]
+fn leading_digits(w: u64) -> (u64, usize) {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Per byte x (no carries between bytes: the low seven bits plus 0x50 stay below 0x100): the
+    // high bit of x7 + 0x50 says x >= '0', that of x7 + 0x46 says x > '9'; bytes >= 0x80 are not
+    // digits either.
+    let x7 = w & LOW7;
+    let not_digit = (!(x7 + 0x5050_5050_5050_5050) | (x7 + 0x4646_4646_4646_4646) | w) & HI;
+    let len = (not_digit.trailing_zeros() / 8) as usize;
+    if len == 0 {
+        return (0, 0);
+    }
+    // Wrapping arithmetic throughout: borrows from the non-digit bytes and carries out of the top
+    // lane only touch bytes that are shifted or masked away.
+    let w = w.wrapping_sub(ZEROS) << (8 * (8 - len));
+    let w = (w.wrapping_mul(10).wrapping_add(w >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let w = (w.wrapping_mul(100).wrapping_add(w >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (
+        (w.wrapping_mul(10_000).wrapping_add(w >> 32)) & 0xFFFF_FFFF,
+        len,
+    )
+}
+
+/// The high bit of each byte of `w` (little-endian) that may be a `"`, `\` or control byte;
+/// the lowest marked byte is always one (borrows can only mark bytes *above* a real match).
+#[inline]
+fn special_bytes(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let quote = w ^ (LO * u64::from(b'"'));
+    let slash = w ^ (LO * u64::from(b'\\'));
+    ((quote.wrapping_sub(LO) & !quote)
+        | (slash.wrapping_sub(LO) & !slash)
+        | (w.wrapping_sub(LO * 0x20) & !w))
+        & HI
+}
+
+/// `10^k` for `k` in `0..=19` (all that fit a `u64`).
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// `mantissa / 10^k` correctly rounded (to nearest, ties to even), as `str::parse` gives it.
+///
+/// When the mantissa fits 2^53 this is Clinger's fast path (both operands exact, one IEEE
+/// division). Timestamps have 17 digits, beyond 2^53, so for them the quotient is computed in
+/// integers: `(mantissa << s) / 10^k` with 64 or 65 significant bits plus a sticky bit for the
+/// remainder, rounded to 53 bits by hand, then scaled by a power of two (exact: the result is a
+/// normal number, between 1e-19 and 2e19).
+fn exact_quotient(mantissa: u64, k: usize) -> f64 {
+    const POW10_F64: [f64; 20] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19,
+    ];
+    if mantissa <= 1 << 53 {
+        return mantissa as f64 / POW10_F64[k];
+    }
+    let d = POW10_U64[k];
+    let bits = |x: u128| 128 - x.leading_zeros();
+    // Shift so that the quotient has at least 64 bits: s = 64 - bits(m) + bits(d) <= 64 + 64 - 54,
+    // and the shifted numerator stays below 2^(64 + bits(d)) <= 2^128.
+    let s = 64 - bits(u128::from(mantissa)) + bits(u128::from(d));
+    let n = u128::from(mantissa) << s;
+    let (q, sticky) = (n / u128::from(d), n % u128::from(d) != 0);
+    let drop = bits(q) - 53;
+    let kept = (q >> drop) as u64;
+    let rest = q & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    let up = rest > half || (rest == half && (sticky || kept & 1 == 1));
+    let kept = kept + u64::from(up);
+    // 2^(drop - s) as a float: drop is 11 or 12 and s between 4 and 74, so the exponent is
+    // between -63 and 8, well inside the normal range.
+    let exp = i64::from(drop) - i64::from(s);
+    let scale = f64::from_bits(((1023 + exp) as u64) << 52);
+    kept as f64 * scale
+}
+
+/// An object key as read: its [`key_word`] for dispatching on known keys, and its text.
+#[derive(Clone, Copy)]
+pub(crate) struct Key {
+    pub(crate) word: u128,
+    /// Where the key is in the input (start, length); start is `usize::MAX` for a key with
+    /// escapes, whose decoded text waits in the reader (`Reader::key_text`). Nothing to drop, so
+    /// the member loop carries no cleanup.
+    span: (usize, usize),
+}
+
+impl Key {
+    /// The key's text (call once per key, before reading the next one).
+    pub(crate) fn text<'a>(self, r: &mut Reader<'a>) -> Cow<'a, str> {
+        if self.span.0 == usize::MAX {
+            Cow::Owned(std::mem::take(&mut r.key_text))
+        } else {
+            Cow::Borrowed(&r.s[self.span.0..self.span.0 + self.span.1])
+        }
+    }
+}
+
+/// A key of up to 15 bytes as one integer: its bytes (little-endian) and its length in the top
+/// byte, so keys are told apart by one integer comparison instead of a string comparison; 0 for
+/// longer keys (no key the State knows by name is that long).
+pub(crate) const fn key_word(key: &[u8]) -> u128 {
+    if key.len() >= 16 {
+        return 0;
+    }
+    let mut w = (key.len() as u128) << 120;
+    let mut i = 0;
+    while i < key.len() {
+        w |= (key[i] as u128) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// For a key of `n` bytes (`n < 16`), the masks that keep its bytes in the two little-endian
+/// halves of a 16-byte load.
+const KEY_MASKS: [(u64, u64); 16] = {
+    let mut t = [(0u64, 0u64); 16];
+    let mut n = 1;
+    while n < 16 {
+        t[n] = if n < 8 {
+            ((1 << (8 * n)) - 1, 0)
+        } else if n == 8 {
+            (u64::MAX, 0)
+        } else {
+            (u64::MAX, (1 << (8 * (n - 8))) - 1)
+        };
+        n += 1;
+    }
+    t
+};
+
 /// Reading position over the input.
 pub(crate) struct Reader<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// The decoded text of the last key read with escapes (see [`Key`]).
+    key_text: String,
 }
 
 type Result<T> = std::result::Result<T, SyntaxError>;
@@ -118,7 +320,12 @@ impl<'a> Reader<'a> {
             what: "invalid UTF-8",
             at: e.valid_up_to(),
         })?;
-        Ok(Reader { s, b: input, i: 0 })
+        Ok(Reader {
+            s,
+            b: input,
+            i: 0,
+            key_text: String::new(),
+        })
     }
 
     fn err<T>(&self, what: &'static str) -> Result<T> {
@@ -126,8 +333,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and returns the next byte without consuming it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek(&mut self) -> Option<u8> {
+        // Most calls land on a token at once: one comparison (whitespace bytes are all <= b' ').
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => self.skip_whitespace(),
+        }
+    }
+
+    /// [`Reader::peek`] past whitespace.
+    #[inline(never)]
+    fn skip_whitespace(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(c);
@@ -204,14 +421,62 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// [`Reader::object`], with each key as a [`Key`]. Written for the separators Python's
+    /// `json.dumps` puts between members (`": "` and `", "`): those are taken in one step, anything
+    /// else goes through the general whitespace and punctuation checks (same errors).
+    #[inline]
+    pub(crate) fn keyed_object(
+        &mut self,
+        mut entry: impl FnMut(Key, &mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.expect(b'{', "expected `{`")?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return self.err("expected a string key");
+            }
+            let key = self.key()?;
+            if self.b.get(self.i..self.i + 2) == Some(b": ") {
+                self.i += 2;
+            } else {
+                self.expect(b':', "expected `:`")?;
+            }
+            entry(key, self)?;
+            if self.b.get(self.i..self.i + 3) == Some(b", \"") {
+                self.i += 2;
+                continue;
+            }
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected `,` or `}`"),
+            }
+        }
+    }
+
     /// Reads any value; arrays and objects come back as their text.
     #[inline]
     pub(crate) fn value(&mut self) -> Result<JsonRef<'a>> {
         match self.peek() {
-            Some(b'"') => Ok(match self.string()? {
-                Cow::Borrowed(s) => JsonRef::Str(s),
-                Cow::Owned(s) => JsonRef::Escaped(s.into_boxed_str()),
-            }),
+            Some(b'"') => {
+                // `string` inlined by hand: a plain string becomes a `Str` directly.
+                let start = self.i + 1;
+                let end = self.scan_plain(start);
+                if self.b.get(end) == Some(&b'"') {
+                    self.i = end + 1;
+                    return Ok(JsonRef::Str(&self.s[start..end]));
+                }
+                self.i = start;
+                Ok(JsonRef::Escaped(
+                    self.string_tail(start, end)?.into_boxed_str(),
+                ))
+            }
             Some(b'[' | b'{') => {
                 let start = self.i;
                 self.skip(0)?;
@@ -247,25 +512,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn number(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i;
         let b = self.b;
-        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
-        // second pass: integers of up to 18 digits, and decimals whose digits fit 2^53 (Clinger's
-        // fast path: one exact division, correctly rounded). Anything else goes to `str::parse`.
-        let mut mantissa: u64 = 0;
-        let mut count = 0usize;
-        let mut digits = |i: &mut usize| {
-            let s = *i;
-            while let Some(&c) = b.get(*i).filter(|c| c.is_ascii_digit()) {
-                if count < 19 {
-                    mantissa = mantissa * 10 + u64::from(c - b'0');
-                }
-                count += 1;
-                *i += 1;
-            }
-            *i - s
+        let invalid = |at| {
+            Err(SyntaxError {
+                what: "invalid number",
+                at,
+            })
         };
+        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
+        // second pass; see `Digits::convert` for which ones are converted directly.
+        let mut digits = Digits::default();
         let mut i = self.i;
         let negative = b[i] == b'-';
         if negative {
@@ -273,66 +532,42 @@ impl<'a> Reader<'a> {
         }
         match b.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                digits(&mut i);
-            }
-            _ => {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
-            }
+            Some(b'1'..=b'9') => i = digits.read(b, i),
+            _ => return invalid(i),
         }
-        let mut float = false;
-        let mut fraction = 0;
+        let mut fraction = None;
         if b.get(i) == Some(&b'.') {
-            i += 1;
-            float = true;
-            fraction = digits(&mut i);
-            if fraction == 0 {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
+            let after = digits.read(b, i + 1);
+            if after == i + 1 {
+                return invalid(after);
             }
+            fraction = Some(after - i - 1);
+            i = after;
         }
         let mut exponent = false;
         if matches!(b.get(i), Some(b'e' | b'E')) {
             i += 1;
-            float = true;
             exponent = true;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            let skip = |i: &mut usize| {
-                let s = *i;
-                while b.get(*i).is_some_and(u8::is_ascii_digit) {
-                    *i += 1;
-                }
-                *i - s
-            };
-            if skip(&mut i) == 0 {
-                return Err(SyntaxError {
-                    what: "invalid number",
-                    at: i,
-                });
+            let first = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == first {
+                return invalid(i);
             }
         }
         self.i = i;
-        const POW10: [f64; 23] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-        ];
-        if !float && count <= 18 {
-            let n = mantissa as i64;
-            return Ok(JsonRef::Int(if negative { -n } else { n }));
-        }
-        if float && !exponent && count <= 19 && mantissa <= 1 << 53 && fraction < POW10.len() {
-            let v = mantissa as f64 / POW10[fraction];
-            return Ok(JsonRef::Float(if negative { -v } else { v }));
+        if !exponent && let Some(v) = digits.convert(negative, fraction) {
+            return Ok(v);
         }
         let text = &self.s[start..i];
-        if !float && let Ok(n) = text.parse::<i64>() {
+        if fraction.is_none()
+            && !exponent
+            && let Ok(n) = text.parse::<i64>()
+        {
             return Ok(JsonRef::Int(n));
         }
         match text.parse::<f64>() {
@@ -350,12 +585,18 @@ impl<'a> Reader<'a> {
         self.i += 1;
         let start = self.i;
         let end = self.scan_plain(start);
+        if self.b.get(end) == Some(&b'"') {
+            self.i = end + 1;
+            return Ok(Cow::Borrowed(&self.s[start..end]));
+        }
+        self.string_tail(start, end).map(Cow::Owned)
+    }
+
+    /// The rest of a string that did not end at the first special byte: escapes, or an error.
+    #[cold]
+    fn string_tail(&mut self, start: usize, end: usize) -> Result<String> {
         match self.b.get(end) {
-            Some(b'"') => {
-                self.i = end + 1;
-                Ok(Cow::Borrowed(&self.s[start..end]))
-            }
-            Some(b'\\') => self.escaped(start, end).map(Cow::Owned),
+            Some(b'\\') => self.escaped(start, end),
             Some(_) => Err(SyntaxError {
                 what: "control character in string",
                 at: end,
@@ -367,22 +608,69 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads an object key (the reader is at its opening quote), with its [`key_word`].
+    #[inline]
+    pub(crate) fn key(&mut self) -> Result<Key> {
+        let start = self.i + 1;
+        // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
+        // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
+        // quote and, masked, is the word; no byte is looked at twice, and the key's text is only
+        // made if it is asked for (unknown keys).
+        if let Some(bytes) = self.b.get(start..start + 16) {
+            let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+            let (m_lo, m_hi) = (special_bytes(lo), special_bytes(hi));
+            let len = if m_lo != 0 {
+                m_lo.trailing_zeros() / 8
+            } else {
+                8 + m_hi.trailing_zeros() / 8
+            } as usize;
+            if len < 16 && bytes[len] == b'"' {
+                // Keep the key's bytes only (masks by length, in 64-bit halves), length on top.
+                let (keep_lo, keep_hi) = KEY_MASKS[len];
+                let lo = lo & keep_lo;
+                let hi = hi & keep_hi | (len as u64) << 56;
+                self.i = start + len + 1;
+                return Ok(Key {
+                    word: u128::from(hi) << 64 | u128::from(lo),
+                    span: (start, len),
+                });
+            }
+        }
+        let text = self.string()?;
+        let word = key_word(text.as_bytes());
+        let span = match text {
+            Cow::Borrowed(text) => (start, text.len()),
+            Cow::Owned(text) => {
+                self.key_text = text;
+                (usize::MAX, 0)
+            }
+        };
+        Ok(Key { word, span })
+    }
+
     /// The index of the first `"`, `\` or control byte at or after `i`, eight bytes at a time.
     #[inline]
     fn scan_plain(&self, mut i: usize) -> usize {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
         let b = self.b;
-        while i + 8 <= b.len() {
-            let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            let quote = w ^ (LO * u64::from(b'"'));
-            let slash = w ^ (LO * u64::from(b'\\'));
-            let special = ((quote.wrapping_sub(LO) & !quote)
-                | (slash.wrapping_sub(LO) & !slash)
-                | (w.wrapping_sub(LO * 0x20) & !w))
-                & HI;
+        // Sixteen bytes per step while they last (one bounds check and one branch for two
+        // words), then eight, then one at a time.
+        while let Some(bytes) = b.get(i..i + 16) {
+            let lo = special_bytes(u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")));
+            let hi = special_bytes(u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes")));
+            if lo | hi != 0 {
+                let at = if lo != 0 {
+                    lo.trailing_zeros()
+                } else {
+                    64 + hi.trailing_zeros()
+                };
+                return i + (at / 8) as usize;
+            }
+            i += 16;
+        }
+        while let Some(bytes) = b.get(i..i + 8) {
+            let special = special_bytes(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
             if special != 0 {
-                // Borrows can only mark bytes *above* a real match, so the lowest mark is exact.
                 return i + (special.trailing_zeros() / 8) as usize;
             }
             i += 8;
@@ -398,7 +686,10 @@ impl<'a> Reader<'a> {
 
     fn escaped(&mut self, start: usize, mut i: usize) -> Result<String> {
         let b = self.b;
-        let mut out = String::with_capacity(i - start + 16);
+        // Room for the rest of the input, up to 4 KiB: a string with one escape usually has more
+        // (tracebacks: one per line), and growing from a small buffer cost several reallocations.
+        // The caller shrinks it to size.
+        let mut out = String::with_capacity(i - start + (b.len() - i).min(4096));
         out.push_str(&self.s[start..i]);
         loop {
             match b.get(i) {
@@ -535,6 +826,69 @@ mod tests {
             one(r#" [1, {"a": [true, null]}] "#),
             Ok(JsonRef::Json(r#"[1, {"a": [true, null]}]"#))
         );
+    }
+
+    /// The direct conversions agree with the standard parser bit for bit: random decimals of 1 to
+    /// 19 significant digits (timestamps, durations, tiny and huge mantissas), and the halfway
+    /// cases where rounding is decided by the sticky bit.
+    #[test]
+    fn direct_numbers_agree_with_str_parse() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts: Vec<String> = Vec::new();
+        for _ in 0..200_000 {
+            let digits = 1 + (next() % 19) as usize;
+            let mut m = next() % 10u64.pow(digits as u32 - 1).max(1) * 10 + next() % 10;
+            if next() % 4 == 0 {
+                m = m.max(1 << 53) + next() % 1000;
+            }
+            let text = m.to_string();
+            texts.push(text.clone());
+            if text.len() >= 2 {
+                let (int, frac) = text.split_at(1 + (next() as usize) % (text.len() - 1));
+                texts.push(format!("{int}.{frac}"));
+                texts.push(format!("-{int}.{frac}"));
+                texts.push(format!("0.{text}"));
+            }
+        }
+        // Exact halfway points between neighbouring doubles near a timestamp, and one unit off.
+        for k in 0..2_000u64 {
+            let x = 1_795_503_313.0 + k as f64 * 0.000_123;
+            let halfway = (x + f64::from_bits(x.to_bits() + 1)) / 2.0;
+            texts.push(format!("{halfway:.17}"));
+            texts.push(format!("{:.7}", x));
+        }
+        // Integers beyond 2^53 written with a fraction: exact ties between two doubles.
+        for _ in 0..20_000 {
+            let m = (1u64 << 53) + next() % (1u64 << ((next() % 6 + 2) * 53 / 8));
+            for frac in ["0", "5", "50", "1", "9", "49"] {
+                let text = format!("{m}.{frac}");
+                if text.len() <= 20 {
+                    texts.push(text);
+                }
+            }
+        }
+        texts.push("1795503313.6964676".into());
+        texts.push("0.1000000000000000055511151231257827".into());
+        for text in &texts {
+            let ours = one(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            match ours {
+                JsonRef::Int(i) => assert_eq!(Ok(i), text.parse::<i64>(), "{text}"),
+                JsonRef::Float(f) => {
+                    assert_eq!(
+                        f.to_bits(),
+                        text.parse::<f64>().unwrap().to_bits(),
+                        "{text}"
+                    )
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //!   raises `TypeError` when asked).
 
 mod heap;
+mod pairs;
 pub(crate) mod store;
 mod strings;
 mod task;
@@ -128,26 +129,31 @@ impl Counts {
         }
     }
 
-    /// Moves one task from `old` to `new`, touching only the counts whose key changed (most events
-    /// change the state alone).
-    fn change(&mut self, old: &TaskKey, new: &TaskKey) {
-        if old.state != new.state {
-            bump(&mut self.by_state, &old.state, -1);
-            bump(&mut self.by_state, &new.state, 1);
+    /// Moves one task's counts from what `before` recorded to the task's values now, touching only
+    /// the counts whose key changed (most events change the state alone).
+    fn change(&mut self, before: &Before, t: &Task) {
+        if before.state != t.state {
+            bump(&mut self.by_state, &before.state, -1);
+            bump(&mut self.by_state, &t.state, 1);
         }
-        if old.name != new.name {
-            if let Some(name) = &old.name {
-                bump(&mut self.by_name, name, -1);
-            }
-            if let Some(name) = &new.name {
-                bump(&mut self.by_name, name, 1);
+        if let Some(old) = &before.name {
+            let new = shared_str(&t.info.name);
+            if *old != new {
+                if let Some(name) = old {
+                    bump(&mut self.by_name, name, -1);
+                }
+                if let Some(name) = &new {
+                    bump(&mut self.by_name, name, 1);
+                }
             }
         }
-        if old.worker != new.worker {
-            if let Some(worker) = &old.worker {
+        if let Some(old) = &before.worker
+            && *old != t.worker
+        {
+            if let Some(worker) = old {
                 bump(&mut self.by_worker, worker, -1);
             }
-            if let Some(worker) = &new.worker {
+            if let Some(worker) = &t.worker {
                 bump(&mut self.by_worker, worker, 1);
             }
         }
@@ -180,8 +186,36 @@ impl TaskKey {
             state: t.state.clone(),
             name: shared_str(&t.info.name),
             worker: t.worker.clone(),
-            // A task that is its own root needs no index entry: trees start from the root itself.
-            root: shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid),
+            root: root_key(t),
+        }
+    }
+}
+
+/// The root a task is indexed under. A task that is its own root needs no index entry: trees
+/// start from the root itself.
+fn root_key(t: &Task) -> Option<Arc<str>> {
+    shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid)
+}
+
+/// A task's key before an event, for the parts the event can change (`None`: it cannot, so it is
+/// not copied). Cloning every part at every event cost six reference-count updates; most events
+/// carry no `name` or `root_id` and come from the task's current worker.
+struct Before {
+    state: TaskState,
+    name: Option<Option<Arc<str>>>,
+    worker: Option<Option<Arc<str>>>,
+    root: Option<Option<Arc<str>>>,
+}
+
+impl Before {
+    fn of(t: &Task, ev: &Event<'_>, new_worker: Option<&str>) -> Before {
+        Before {
+            state: t.state.clone(),
+            name: ev.fields.name.is_some().then(|| shared_str(&t.info.name)),
+            worker: new_worker
+                .filter(|w| t.worker.as_deref() != Some(*w))
+                .map(|_| t.worker.clone()),
+            root: ev.fields.root_id.is_some().then(|| root_key(t)),
         }
     }
 }
@@ -196,6 +230,7 @@ struct TaskStore<'s> {
 }
 
 impl task::Store for TaskStore<'_> {
+    #[inline]
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value {
         let known = match key {
             "root_id" => self.root.as_ref(),
@@ -263,7 +298,7 @@ struct Slot {
     task: Task,
     /// `(name, hostname)` the task is listed under by `tasks_by_type` / `tasks_by_worker`: set when
     /// the creating event already named the task, as in Python.
-    indexed: Option<(Arc<str>, Arc<str>)>,
+    indexed: pairs::PairId,
 }
 
 /// The cluster state. Sans-IO: time only comes from events and from the `now` given to
@@ -279,8 +314,13 @@ pub struct State {
     pending_children: store::OrderedMap<Waiting>,
     task_types: FxHashSet<Arc<str>>,
     by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    /// The `(name, hostname)` pairs of `Slot::indexed`.
+    pairs: pairs::Pairs,
     counts: Counts,
     strings: Strings,
+    /// The sender of the last task event (its shared hostname, and its worker once looked up):
+    /// events come in runs from one sender, and this saves hashing its name twice per event.
+    last_sender: Option<(Arc<str>, Option<Handle>)>,
     event_count: u64,
     task_count: u64,
 }
@@ -306,8 +346,10 @@ impl State {
             pending_children: store::OrderedMap::with_limit(limits.max_tasks),
             task_types: FxHashSet::default(),
             by_root: FxHashMap::default(),
+            pairs: pairs::Pairs::default(),
             counts: Counts::default(),
             strings: Strings::default(),
+            last_sender: None,
             event_count: 0,
             task_count: 0,
         }
@@ -395,7 +437,37 @@ impl State {
             None
         };
         let hostname = self.strings.shared(hostname);
-        (self.workers.push_back(Worker::new(hostname)), evicted)
+        let mut worker = Worker::new(hostname);
+        worker.id = self.strings.shared(&worker.id);
+        (self.workers.push_back(worker), evicted)
+    }
+
+    /// The shared copy of a task event's hostname.
+    fn sender(&mut self, hostname: &str) -> Arc<str> {
+        if let Some((last, _)) = &self.last_sender
+            && **last == *hostname
+        {
+            return last.clone();
+        }
+        let shared = self.strings.shared(hostname);
+        self.last_sender = Some((shared.clone(), None));
+        shared
+    }
+
+    /// The worker of a task event's sender (as returned by [`State::sender`]), created if new.
+    fn sender_worker(&mut self, hostname: &Arc<str>) -> Handle {
+        if let Some((last, Some(wh))) = &self.last_sender
+            && Arc::ptr_eq(last, hostname)
+            && self.workers.is_live(*wh)
+        {
+            return *wh;
+        }
+        let wh = match self.workers.find(hostname) {
+            Some(wh) => wh,
+            None => self.insert_worker(hostname).0,
+        };
+        self.last_sender = Some((hostname.clone(), Some(wh)));
+        wh
     }
 
     fn apply_task(&mut self, subject: &TaskSubject, ev: &Event<'_>) -> Result<Applied, ApplyError> {
@@ -409,7 +481,7 @@ impl State {
             .local_received
             .ok_or(ApplyError::MissingField("local_received"))?;
         let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
-        let hostname = self.strings.shared(hostname);
+        let hostname = self.sender(hostname);
 
         // 1. find or create the task (creation may evict the oldest).
         let (handle, created, evicted) = match self.tasks.find(uuid) {
@@ -426,7 +498,7 @@ impl State {
                 (
                     self.tasks.push_back(Slot {
                         task,
-                        indexed: None,
+                        indexed: pairs::PairId::NONE,
                     }),
                     true,
                     evicted,
@@ -434,40 +506,37 @@ impl State {
             }
         };
 
-        // The keys the counts and indexes hold for this task, before this event changes any.
-        let before = TaskKey::of(&self.slot(handle).task);
+        // What this event may change of the task's counts and index entries.
+        let sent = *subject == TaskSubject::Sent;
+        let before = Before::of(&self.slot(handle).task, ev, (!sent).then_some(&*hostname));
 
-        // 2. client or worker, and the worker's heartbeat from the task event.
-        let origin = if *subject == TaskSubject::Sent {
-            self.slot_mut(handle).task.client = Some(hostname.clone());
-            hostname.clone()
+        // 2. client or worker, and the worker's heartbeat from the task event; 3. the time heap.
+        // (Fields borrowed one by one, so the origin is lent to the heap, not cloned.)
+        let slot = self.tasks.get_mut(handle).expect("task handle is live");
+        let origin = if sent {
+            slot.task.client = Some(hostname.clone());
+            &hostname
         } else {
-            let wh = match self.workers.find(&hostname) {
-                Some(wh) => wh,
-                None => self.insert_worker(&hostname).0,
-            };
+            slot.task.worker = Some(hostname.clone());
+            let wh = self.sender_worker(&hostname);
             let worker = self.workers.get_mut(wh).expect("worker handle is live");
             if local_received.is_truthy() {
                 // Python calls worker.event(None, local_received, timestamp): the arguments are
                 // swapped, so the heartbeat recorded is the event's timestamp.
                 worker.heartbeat(local_received, timestamp);
             }
-            let origin = worker.id.clone();
-            self.slot_mut(handle).task.worker = Some(hostname.clone());
-            origin
+            &worker.id
         };
-
-        // 3. the time heap.
         self.heap
-            .push(clock.as_f64(), timestamp.as_f64(), &origin, handle);
+            .push(clock.as_f64(), timestamp.as_f64(), origin, handle);
 
         // 4-5. count receptions, merge the event.
         if *subject == TaskSubject::Received {
             self.task_count += 1;
         }
         let mut store = TaskStore {
-            root: self.known_id(ev.fields.root_id.as_ref()),
-            parent: self.known_id(ev.fields.parent_id.as_ref()),
+            root: self.known_id(ev.fields.root_id.as_ref(), handle),
+            parent: self.known_id(ev.fields.parent_id.as_ref(), handle),
             strings: &mut self.strings,
             pack: false,
         };
@@ -480,13 +549,17 @@ impl State {
         }
         self.reindex(handle, before);
 
-        // 6. task types and the creation-time indexes.
-        if let Some(name) = shared_str(&self.slot(handle).task.info.name) {
+        // 6. task types and the creation-time indexes: only a `name` in the event can change
+        // them (a task's name is added to the types when it is set; the types are never emptied).
+        if ev.fields.name.is_some()
+            && let Some(name) = shared_str(&self.slot(handle).task.info.name)
+        {
             if !self.task_types.contains(&name) {
                 self.task_types.insert(name.clone());
             }
             if created {
-                self.slot_mut(handle).indexed = Some((name, hostname));
+                let id = self.pairs.acquire(name, hostname);
+                self.slot_mut(handle).indexed = id;
             }
         }
 
@@ -505,7 +578,7 @@ impl State {
 
         // 8. children that arrived before this task. Only a task this event created can have
         // any: a child that finds its parent in memory links at once.
-        if let Some(waiting) = created
+        if let Some(waiting) = (created && self.pending_children.len() > 0)
             .then(|| self.pending_children.find(uuid))
             .flatten()
             .and_then(|p| self.pending_children.remove(p))
@@ -520,8 +593,13 @@ impl State {
     }
 
     /// The map's own copy of a task id named by a field, so `root_id` / `parent_id` share it.
-    fn known_id(&self, v: Option<&JsonRef<'_>>) -> Option<Arc<str>> {
+    /// `this` is the event's task: a root task names itself, which needs no lookup.
+    fn known_id(&self, v: Option<&JsonRef<'_>>, this: Handle) -> Option<Arc<str>> {
         let id = v?.as_str()?;
+        let own = &self.slot(this).task.uuid;
+        if **own == *id {
+            return Some(own.clone());
+        }
         self.tasks
             .find(id)
             .and_then(|h| self.tasks.get(h))
@@ -536,19 +614,19 @@ impl State {
         self.tasks.get_mut(h).expect("task handle is live")
     }
 
-    /// Brings counts and the root index in line with the task's values after a change.
-    fn reindex(&mut self, h: Handle, old: TaskKey) {
-        let new = TaskKey::of(&self.slot(h).task);
-        if new == old {
-            return;
-        }
-        self.counts.change(&old, &new);
-        if old.root != new.root {
-            if let Some(r) = &old.root {
-                remove_from(&mut self.by_root, r, h);
-            }
-            if let Some(r) = new.root {
-                self.by_root.entry(r).or_default().insert(h);
+    /// Brings counts and the root index in line with the task's values after an event.
+    fn reindex(&mut self, h: Handle, before: Before) {
+        let t = &self.tasks.get(h).expect("task handle is live").task;
+        self.counts.change(&before, t);
+        if let Some(old) = before.root {
+            let new = root_key(t);
+            if old != new {
+                if let Some(r) = &old {
+                    remove_from(&mut self.by_root, r, h);
+                }
+                if let Some(r) = new {
+                    self.by_root.entry(r).or_default().insert(h);
+                }
             }
         }
     }
@@ -610,6 +688,7 @@ impl State {
     /// Drops a removed task from counts and indexes (heap entries and children links are weak and
     /// die with the handle).
     fn forget(&mut self, handle: Handle, slot: &Slot) {
+        self.pairs.release(slot.indexed);
         let key = TaskKey::of(&slot.task);
         self.counts.add(&key, -1);
         if let Some(r) = &key.root {
@@ -733,10 +812,9 @@ impl State {
     /// (Python keeps a set per name; a UI reads [`State::counts`] or a `views::LiveQuery`).
     pub fn tasks_by_type<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Handle> + 'a {
         self.tasks.handles().filter(move |&h| {
-            self.slot(h)
-                .indexed
-                .as_ref()
-                .is_some_and(|(n, _)| &**n == name)
+            self.pairs
+                .get(self.slot(h).indexed)
+                .is_some_and(|(n, _)| n == name)
         })
     }
 
@@ -744,10 +822,9 @@ impl State {
     /// was known then.
     pub fn tasks_by_worker<'a>(&'a self, hostname: &'a str) -> impl Iterator<Item = Handle> + 'a {
         self.tasks.handles().filter(move |&h| {
-            self.slot(h)
-                .indexed
-                .as_ref()
-                .is_some_and(|(_, w)| &**w == hostname)
+            self.pairs
+                .get(self.slot(h).indexed)
+                .is_some_and(|(_, w)| w == hostname)
         })
     }
 

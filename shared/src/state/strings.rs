@@ -30,10 +30,17 @@ pub(crate) enum Keep {
     Plain,
 }
 
+/// Entries of [`Strings::recent`].
+const RECENT: usize = 64;
+
 #[derive(Default)]
 pub(crate) struct Strings {
     shared: FxHashSet<Arc<str>>,
     small: FxHashSet<Arc<str>>,
+    /// The last shared strings, direct-mapped by length and end bytes: the same few names,
+    /// hostnames, routing keys and tiny values come back at every event, and one comparison
+    /// here saves hashing them (the tables stay the authority; this only holds their Arcs).
+    recent: Recent,
     /// The compressor's hash table and output buffer, reused: a fresh table costs a 16 KB
     /// zeroed allocation per string.
     lz4_table: lz4_flex::block::CompressTable,
@@ -43,14 +50,17 @@ pub(crate) struct Strings {
 impl Strings {
     /// The shared copy of `s`.
     pub(crate) fn shared(&mut self, s: &str) -> Arc<str> {
-        intern(&mut self.shared, SHARED_MAX, s)
+        self.recent
+            .get_or(s, |s| intern(&mut self.shared, SHARED_MAX, s))
     }
 
     /// A stored string, shared when `keep` says so or when it is tiny.
     pub(crate) fn string(&mut self, s: &str, keep: Keep) -> Arc<str> {
         match keep {
             Keep::Shared => self.shared(s),
-            Keep::Plain if s.len() <= SMALL_LEN => intern(&mut self.small, SMALL_MAX, s),
+            Keep::Plain if s.len() <= SMALL_LEN => self
+                .recent
+                .get_or(s, |s| intern(&mut self.small, SMALL_MAX, s)),
             Keep::Plain => Arc::from(s),
         }
     }
@@ -97,6 +107,36 @@ impl Strings {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shared.len() + self.small.len()
+    }
+}
+
+/// A small direct-mapped cache of shared strings (see [`Strings::recent`]).
+struct Recent(Box<[Option<Arc<str>>; RECENT]>);
+
+impl Default for Recent {
+    fn default() -> Recent {
+        Recent(Box::new([const { None }; RECENT]))
+    }
+}
+
+impl Recent {
+    /// The cached copy of `s`, or `make(s)`, which then takes its slot.
+    #[inline]
+    fn get_or(&mut self, s: &str, make: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
+        let b = s.as_bytes();
+        let (first, last) = (b.first().copied(), b.last().copied());
+        let slot = (b.len()
+            ^ usize::from(first.unwrap_or(0)).wrapping_mul(7)
+            ^ usize::from(last.unwrap_or(0)).wrapping_mul(31))
+            % RECENT;
+        if let Some(hit) = &self.0[slot]
+            && **hit == *s
+        {
+            return hit.clone();
+        }
+        let made = make(s);
+        self.0[slot] = Some(made.clone());
+        made
     }
 }
 

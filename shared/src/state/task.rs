@@ -10,7 +10,8 @@ use crate::value::{Num, Value};
 
 /// Turns borrowed event values into stored ones (sharing strings where it pays).
 pub(crate) trait Store {
-    /// The stored value of field `key`.
+    /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
+    /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
     /// The stored form of a key of `extra`.
     fn key(&mut self, key: &str) -> Arc<str>;
@@ -336,24 +337,36 @@ impl TaskInfo {
     }
 
     /// Copies the rare fields present in `f`.
-    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut dyn Store, received_rule: bool) {
-        let fields: [(&str, RareSlot, &Option<JsonRef<'_>>); 4] = [
-            ("eta", |r| &mut r.eta, &f.eta),
-            ("expires", |r| &mut r.expires, &f.expires),
-            ("exception", |r| &mut r.exception, &f.exception),
-            ("traceback", |r| &mut r.traceback, &f.traceback),
-        ];
-        // The RECEIVED merge rule keeps only `eta` and `expires` of these.
-        let n = if received_rule { 2 } else { 4 };
-        for (key, slot, v) in &fields[..n] {
+    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut impl Store, received_rule: bool) {
+        // One statement per field, as in `copy!`, so the keys are literals.
+        let mut copy = |info: &mut TaskInfo, key, slot: RareSlot, v: &Option<JsonRef<'_>>| {
             if let Some(v) = v {
                 let v = store.value(key, v);
-                self.set_rare(*slot, v);
+                info.set_rare(slot, v);
             }
+        };
+        copy(self, "eta", |r| &mut r.eta, &f.eta);
+        copy(self, "expires", |r| &mut r.expires, &f.expires);
+        // The RECEIVED merge rule keeps only `eta` and `expires` of these.
+        if !received_rule {
+            copy(self, "exception", |r| &mut r.exception, &f.exception);
+            copy(self, "traceback", |r| &mut r.traceback, &f.traceback);
         }
     }
 }
 
+/// Copies the named fields present in the event `f` into the task info `i`, one statement per
+/// field: with each key a literal, `Store::value`'s tests on the key fold away (a loop over
+/// `(key, slot, value)` tuples built the tuples and tested the keys at every event).
+macro_rules! copy {
+    ($f:ident, $i:ident, $store:ident: $($field:ident),* $(,)?) => {
+        $(
+            if let Some(v) = &$f.$field {
+                $i.$field = $store.value(stringify!($field), v);
+            }
+        )*
+    };
+}
 /// Keys never copied from an event onto a task: they are the task's own structure (Python would
 /// overwrite its attributes with them, which no real event does and which would corrupt it), or
 /// the event's envelope.
@@ -453,7 +466,7 @@ impl Task {
         timestamp: Num,
         clock: Num,
         fields: &Fields<'_>,
-        store: &mut dyn Store,
+        store: &mut impl Store,
     ) {
         if let Some(m) = Moment::of(subject) {
             self.moments.set(m as usize, timestamp);
@@ -486,41 +499,16 @@ impl Task {
         }
     }
 
-    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
+    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
         let i = &mut self.info;
-        for (key, slot, v) in [
-            ("name", &mut i.name, &f.name),
-            ("args", &mut i.args, &f.args),
-            ("kwargs", &mut i.kwargs, &f.kwargs),
-            ("parent_id", &mut i.parent_id, &f.parent_id),
-            ("root_id", &mut i.root_id, &f.root_id),
-            ("retries", &mut i.retries, &f.retries),
-        ] {
-            if let Some(v) = v {
-                *slot = store.value(key, v);
-            }
-        }
+        copy!(f, i, store: name, args, kwargs, parent_id, root_id, retries);
         i.copy_rare(f, store, true);
     }
 
-    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut dyn Store) {
+    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
         let i = &mut self.info;
-        for (key, slot, v) in [
-            ("name", &mut i.name, &f.name),
-            ("args", &mut i.args, &f.args),
-            ("kwargs", &mut i.kwargs, &f.kwargs),
-            ("retries", &mut i.retries, &f.retries),
-            ("result", &mut i.result, &f.result),
-            ("runtime", &mut i.runtime, &f.runtime),
-            ("exchange", &mut i.exchange, &f.exchange),
-            ("routing_key", &mut i.routing_key, &f.routing_key),
-            ("root_id", &mut i.root_id, &f.root_id),
-            ("parent_id", &mut i.parent_id, &f.parent_id),
-        ] {
-            if let Some(v) = v {
-                *slot = store.value(key, v);
-            }
-        }
+        copy!(f, i, store: name, args, kwargs, retries, result, runtime, exchange, routing_key,
+            root_id, parent_id);
         i.copy_rare(f, store, false);
         // `queue` and unknown keys go to `extra`; `pid` and `utcoffset` describe the sender of the
         // event, not the task, and are not kept.
@@ -539,11 +527,19 @@ impl Task {
 
 /// Sets one extra field. The list is a boxed slice (16 bytes, no spare capacity): most tasks have
 /// none or one, and they change rarely.
-fn set_extra(extra: &mut Box<[(Arc<str>, Value)]>, key: &str, value: Value, store: &mut dyn Store) {
+fn set_extra(
+    extra: &mut Box<[(Arc<str>, Value)]>,
+    key: &str,
+    value: Value,
+    store: &mut impl Store,
+) {
     match extra.iter_mut().find(|(k, _)| &**k == key) {
         Some(slot) => slot.1 = value,
         None => {
-            let mut list = std::mem::take(extra).into_vec();
+            // Allocated at its final size: pushing onto the old slice's vector grew it, and
+            // boxing shrank it again (two reallocations per new key, and most tasks get `queue`).
+            let mut list = Vec::with_capacity(extra.len() + 1);
+            list.extend(std::mem::take(extra).into_vec());
             list.push((store.key(key), value));
             *extra = list.into_boxed_slice();
         }

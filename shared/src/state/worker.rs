@@ -105,8 +105,13 @@ impl Worker {
         for (k, v) in f.iter() {
             let slot = match k {
                 "pid" => {
-                    pid_changed = true;
-                    &mut self.pid
+                    // Every heartbeat repeats the pid: rebuild the id only when it changes.
+                    let pid = strings.value(v, Keep::Shared, false);
+                    if pid != self.pid {
+                        self.pid = pid;
+                        pid_changed = true;
+                    }
+                    continue;
                 }
                 "freq" => &mut self.freq,
                 "active" => &mut self.active,
@@ -128,7 +133,9 @@ impl Worker {
             *slot = strings.value(v, Keep::Shared, false);
         }
         if pid_changed {
-            self.id = Arc::from(format!("{}.{}", self.hostname, py_str(&self.pid)));
+            // Shared, so that every worker with this id (recordings restart workers) holds one
+            // allocation: the time heap keys origins by allocation.
+            self.id = strings.shared(&format!("{}.{}", self.hostname, py_str(&self.pid)));
         }
     }
 
@@ -162,7 +169,9 @@ impl Worker {
 fn trunc(n: Num) -> i64 {
     match n {
         Num::Int(i) => i,
-        Num::Float(f) => f.trunc() as i64,
+        // `as` truncates toward zero (and saturates), as `f.trunc() as i64` would, without the
+        // libm call `trunc` is on targets without SSE4.1.
+        Num::Float(f) => f as i64,
     }
 }
 
