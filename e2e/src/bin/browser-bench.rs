@@ -8,7 +8,8 @@
 //!    size, ms per query;
 //! 3. **frames while ingesting live**: the app connected to a relay that first sends `--tasks`
 //!    tasks at once, then paces `--rate` events/s; once the page has caught up, animation-frame
-//!    intervals over `--seconds` seconds (p50 / p95 / p99 / max, share over 16.7 ms);
+//!    intervals over `--seconds` seconds (p50 / p95 / p99 / max, how many over 20 ms: missed
+//!    frames);
 //! 4. **memory**: JS heap and wasm memory after each part;
 //! 5. **Python's State** on the same events (apply only, `state_oracle.py bench`), for the ratio.
 //!
@@ -240,14 +241,16 @@ async fn main() -> Result<()> {
         .filter_map(Json::as_f64)
         .collect();
     gaps.sort_by(f64::total_cmp);
-    let over = gaps.iter().filter(|&&g| g > 16.7).count();
+    // Frames come every 16.7 ms at 60 Hz (measured intervals jitter between 16.6 and 16.8): an
+    // interval over 20 ms means at least one frame was missed.
+    let missed = gaps.iter().filter(|&&g| g > 20.0).count();
     report["frames"] = json!({
         "count": gaps.len(),
         "p50_ms": percentile(&gaps, 0.5),
         "p95_ms": percentile(&gaps, 0.95),
         "p99_ms": percentile(&gaps, 0.99),
         "max_ms": gaps.last(),
-        "over_16_7ms": over,
+        "over_20ms": missed,
         "events_applied_meanwhile": after - before,
     });
     report["memory_live"] = memory(&browser).await?;
