@@ -368,6 +368,21 @@ pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
     Ok(ev)
 }
 
+/// Decodes the event object at the start of `text` and returns it with the number of bytes it
+/// took (whatever follows is left alone): for a container that holds events inline, such as the
+/// relay's frames, so each event is read once, in the same pass that finds its end. `text` is a
+/// `str`, so no UTF-8 check is repeated.
+pub fn decode_event_prefix(text: &str) -> Result<(Event<'_>, usize), DecodeError> {
+    let mut r = Reader::from_str(text);
+    if r.peek() != Some(b'{') {
+        return Err(DecodeError::NotAnObject(scalar_kind(r.peek())));
+    }
+    let mut ev = Event::empty();
+    let checked = read_event(&mut r, &mut ev).map_err(not_json)?;
+    checked?;
+    Ok((ev, r.position()))
+}
+
 fn not_json(e: SyntaxError) -> DecodeError {
     DecodeError::NotJson(e.to_string())
 }
@@ -592,6 +607,27 @@ fn number(field: &'static str, v: Option<JsonRef<'_>>) -> Result<Option<Num>, De
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_decodes_like_the_whole_text() {
+        let ev = r#"{"type":"task-sent","uuid":"u","hostname":"h","timestamp":1.5,"clock":2,"args":"(\"}\",)"}"#;
+        let text = format!("{ev}}},{{\"seq\":2");
+        let (prefix, len) = decode_event_prefix(&text).unwrap();
+        assert_eq!(len, ev.len());
+        assert_eq!(prefix, decode_event(ev.as_bytes()).unwrap());
+        assert!(matches!(
+            decode_event_prefix("[1]"),
+            Err(DecodeError::NotAnObject("array"))
+        ));
+        assert!(matches!(
+            decode_event_prefix(r#"{"type":"task-sent","#),
+            Err(DecodeError::NotJson(_))
+        ));
+        assert!(matches!(
+            decode_event_prefix(r#"{"type":"task-sent"}"#),
+            Err(DecodeError::MissingField(_))
+        ));
+    }
 
     #[test]
     fn decodes_a_real_batch_in_order() {

@@ -328,6 +328,21 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A reader over text that is already a `str` (valid UTF-8 by type: no second check).
+    pub(crate) fn from_str(input: &'a str) -> Reader<'a> {
+        Reader {
+            s: input,
+            b: input.as_bytes(),
+            i: 0,
+            key_text: String::new(),
+        }
+    }
+
+    /// Bytes read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.i
+    }
+
     fn err<T>(&self, what: &'static str) -> Result<T> {
         Err(SyntaxError { what, at: self.i })
     }

@@ -19,6 +19,7 @@ pub mod views;
 
 pub use event::{
     DecodeError, Event, EventKind, Fields, TaskSubject, WorkerSubject, decode_body, decode_event,
+    decode_event_prefix,
 };
 pub use json::JsonRef;
 pub use receiver::Receiver;

@@ -4,7 +4,7 @@
 //! network, so it is tested natively.
 
 use stalk_state::views::{Filter, LiveQuery, SortKey};
-use stalk_state::{Applied, Handle, Limits, Receiver, State, TaskState, decode_event};
+use stalk_state::{Applied, Event, Handle, Limits, Receiver, State, TaskState, decode_event};
 
 use crate::events::EventLog;
 use crate::protocol::{self, Broker, Frame};
@@ -179,20 +179,45 @@ impl Model {
         local_now: f64,
     ) -> usize {
         let mut batch = Batch::default();
-        for (seq, received, event) in entries {
-            if seq <= self.last_seq {
-                continue; // already applied (a resume overlapping what we hold)
-            }
-            self.last_seq = seq;
-            self.entry(seq, received, event, &mut batch);
+        for (seq, received, raw) in entries {
+            self.event_entry(seq, received, raw, None, &mut batch);
         }
         self.finish(batch, Some(local_now))
     }
 
-    /// Applies one event (`raw`: its JSON text) and notes what changed in `batch`.
-    fn entry(&mut self, seq: u64, received: f64, raw: &str, batch: &mut Batch) {
+    /// One entry of an `events` frame: applied unless already held (a resume overlapping what we
+    /// hold).
+    fn event_entry(
+        &mut self,
+        seq: u64,
+        received: f64,
+        raw: &str,
+        decoded: Option<Event<'_>>,
+        batch: &mut Batch,
+    ) {
+        if seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = seq;
+        self.entry(seq, received, raw, decoded, batch);
+    }
+
+    /// Applies one event (`raw`: its JSON text; `decoded`: the event, when the frame's fast path
+    /// already decoded it) and notes what changed in `batch`.
+    fn entry(
+        &mut self,
+        seq: u64,
+        received: f64,
+        raw: &str,
+        decoded: Option<Event<'_>>,
+        batch: &mut Batch,
+    ) {
         batch.applied += 1;
-        let mut event = match decode_event(raw.as_bytes()) {
+        let decoded = match decoded {
+            Some(event) => Ok(event),
+            None => decode_event(raw.as_bytes()),
+        };
+        let mut event = match decoded {
             Ok(event) => event,
             Err(e) => {
                 self.bad_input += 1;
@@ -248,7 +273,7 @@ impl Model {
         self.reset();
         let mut batch = Batch::default();
         for (i, (received, event)) in recording.events.iter().enumerate() {
-            self.entry(i as u64 + 1, *received, event, &mut batch);
+            self.entry(i as u64 + 1, *received, event, None, &mut batch);
         }
         self.last_seq = recording.events.len() as u64;
         (self.finish(batch, None), recording.bad_lines)
@@ -258,18 +283,29 @@ impl Model {
     /// [`Model::hello`]; a `hello` here only updates the clock and broker). Returns the number of
     /// events applied.
     pub fn frame(&mut self, text: &str, local_now: f64) -> usize {
-        if let Some(entries) = protocol::events_fast(text) {
-            return self.events_frame(entries.into_iter(), local_now);
+        // The relay's own events frames: each event decoded once, applied as it is read.
+        let mut batch = Batch::default();
+        let whole = protocol::events_fast(text, |e| {
+            self.event_entry(e.seq, e.received, e.raw, Some(e.event), &mut batch)
+        });
+        if whole {
+            return self.finish(batch, Some(local_now));
         }
+        // Anything else is read the general way; events the fast path took are skipped by seq.
+        let taken = if batch.applied > 0 {
+            self.finish(batch, Some(local_now))
+        } else {
+            0
+        };
         let Ok(frame) = protocol::parse(text) else {
             self.bad_input += 1;
-            return 0;
+            return taken;
         };
         match frame {
-            Frame::Events { events } => self.events_frame(
-                events.iter().map(|e| (e.seq, e.received, e.event.get())),
-                local_now,
-            ),
+            Frame::Events { events } => {
+                let entries = events.iter().map(|e| (e.seq, e.received, e.event.get()));
+                taken + self.events_frame(entries, local_now)
+            }
             Frame::Gap { from, to } => {
                 if self.gaps.len() == MAX_GAPS {
                     self.gaps.remove(0);
@@ -324,6 +360,17 @@ mod tests {
         assert_eq!(m.frame("{nope", 0.0), 0);
         let n = m.frame(&events_frame(&[(1, r#"{"no_type":1}"#), (2, SENT)]), 0.0);
         assert_eq!((n, m.bad_input, m.state.task_len()), (2, 2, 1));
+    }
+
+    #[test]
+    fn a_bad_event_midway_costs_only_itself() {
+        let mut m = Model::new(Limits::default(), 100);
+        let other = SENT.replace("t1", "t2");
+        // The fast path takes seq 1, stops at seq 2, and the general path does the rest.
+        let frame = events_frame(&[(1, SENT), (2, r#"{"type":"task-sent"}"#), (3, &other)]);
+        assert_eq!(m.frame(&frame, 0.0), 3);
+        assert_eq!((m.bad_input, m.state.task_len(), m.last_seq), (1, 2, 3));
+        assert_eq!(m.events.len(), 3);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use stalk_state::{Event, decode_event_prefix};
 
 /// The broker as the relay reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -125,20 +126,37 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
     })
 }
 
+/// One entry of an `events` frame read by [`events_fast`]: the event already decoded.
+#[derive(Debug)]
+pub struct FastEntry<'a> {
+    /// The relay's sequence number.
+    pub seq: u64,
+    /// When the relay took the event (Celery's `local_received`).
+    pub received: f64,
+    /// The event's JSON text, as published.
+    pub raw: &'a str,
+    /// The event, decoded by the State crate.
+    pub event: Event<'a>,
+}
+
 /// The fast path for the frame that matters: an `events` frame exactly as the relay writes it
 /// (`{"kind":"events","events":[{"seq":N,"received":T,"event":{...}},...]}`, compact, fields in
-/// that order). It finds each event's extent by counting braces outside strings, without
-/// validating the event: the State's decoder validates every event strictly right after, so a
-/// broken event is still counted as invalid. Anything else (another kind, other spacing or
-/// order, a broken envelope) returns `None`, and [`parse`] reads the frame the slow, general way.
+/// that order). Each event is decoded by the State crate in place, in the same pass that finds
+/// where it ends, so the frame's bytes are read once, and handed to `each` at once (an event is
+/// big: no list of them is built). Returns `false` as soon as the frame is not in that form or an
+/// event cannot be decoded: the caller then reads the whole frame the general way with [`parse`]
+/// (skipping the entries `each` already took by their seq), which counts a bad event and keeps
+/// the rest.
 ///
-/// This halves the work per event in the browser: serde_json's validation of each `RawValue`
-/// cost as much as decoding the event itself.
-pub fn events_fast(text: &str) -> Option<Vec<(u64, f64, &str)>> {
+/// Reading the frame with serde_json first cost as much as decoding its events.
+pub fn events_fast<'a>(text: &'a str, mut each: impl FnMut(FastEntry<'a>)) -> bool {
+    read_events_fast(text, &mut each).is_some()
+}
+
+fn read_events_fast<'a>(text: &'a str, each: &mut impl FnMut(FastEntry<'a>)) -> Option<()> {
     let mut rest = text.strip_prefix(r#"{"kind":"events","events":["#)?;
-    let mut out = Vec::new();
     if let Some(end) = rest.strip_prefix("]}") {
-        return end.is_empty().then_some(out);
+        return end.is_empty().then_some(());
     }
     loop {
         rest = rest.strip_prefix(r#"{"seq":"#)?;
@@ -146,13 +164,20 @@ pub fn events_fast(text: &str) -> Option<Vec<(u64, f64, &str)>> {
         rest = r.strip_prefix(r#","received":"#)?;
         let (received, r) = number(rest)?;
         rest = r.strip_prefix(r#","event":"#)?;
-        let len = object_len(rest.as_bytes())?;
-        out.push((seq.parse().ok()?, received.parse().ok()?, &rest[..len]));
-        rest = rest[len..].strip_prefix('}')?;
+        let (seq, received) = (seq.parse().ok()?, received.parse().ok()?);
+        let (event, len) = decode_event_prefix(rest).ok()?;
+        let after = rest[len..].strip_prefix('}')?;
+        each(FastEntry {
+            seq,
+            received,
+            raw: &rest[..len],
+            event,
+        });
+        rest = after;
         if let Some(r) = rest.strip_prefix(',') {
             rest = r;
         } else {
-            return (rest == "]}").then_some(out);
+            return (rest == "]}").then_some(());
         }
     }
 }
@@ -166,54 +191,20 @@ fn number(s: &str) -> Option<(&str, &str)> {
     (end > 0).then(|| s.split_at(end))
 }
 
-/// Length of the JSON object at the start of `b` (braces counted outside strings), or `None`
-/// when it does not start with `{` or never closes.
-fn object_len(b: &[u8]) -> Option<usize> {
-    if b.first() != Some(&b'{') {
-        return None;
-    }
-    let mut depth = 0usize;
-    let mut i = 0;
-    // Bytes one by one between strings (short keys and numbers, where a vectorised search costs
-    // more than it saves); inside a string, memchr to its end (long args, results, tracebacks).
-    // Measured with callgrind on the benchmark workload.
-    while i < b.len() {
-        match b[i] {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            b'"' => {
-                // Skip the string: to the next quote not escaped by a backslash.
-                i += 1;
-                loop {
-                    let at = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-                    if b[at] == b'\\' {
-                        i = at + 2;
-                    } else {
-                        i = at;
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// What the fast path hands out, as `(seq, received, raw)`, if it read the whole frame.
+    fn fast_read(text: &str) -> Option<Vec<(u64, f64, &str)>> {
+        let mut got = Vec::new();
+        events_fast(text, |e| got.push((e.seq, e.received, e.raw))).then_some(got)
+    }
+
     #[test]
     fn the_fast_path_reads_what_the_relay_writes_and_nothing_else() {
         let frame = r#"{"kind":"events","events":[{"seq":3,"received":2.5,"event":{"type":"x","s":"a\"}{\\","n":{"m":[1,{"k":"}"}]}}},{"seq":4,"received":1e3,"event":{ "type" : "y" }}]}"#;
-        let fast = events_fast(frame).unwrap();
+        let fast = fast_read(frame).unwrap();
         let slow = match parse(frame).unwrap() {
             Frame::Events { events } => events
                 .iter()
@@ -222,10 +213,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(fast, slow);
-        assert_eq!(
-            events_fast(r#"{"kind":"events","events":[]}"#),
-            Some(vec![])
-        );
+        assert!(fast_read(r#"{"kind":"events","events":[]}"#).is_some_and(|v| v.is_empty()));
         for other in [
             r#"{"kind":"gap","from":1,"to":2}"#,
             r#"{"events":[],"kind":"events"}"#,
@@ -236,7 +224,7 @@ mod tests {
             r#"{"kind":"events","events":[{"seq":3,"received":2.5,"event":[1]}]}"#,
             r#"{"kind":"events","events":[{"seq":3,"received":2.5,"event":{"a":"\"#,
         ] {
-            assert_eq!(events_fast(other), None, "{other}");
+            assert!(fast_read(other).is_none(), "{other}");
         }
     }
 
@@ -246,12 +234,12 @@ mod tests {
         let bytes = frame.as_bytes();
         for cut in 0..bytes.len() {
             // Every truncation, and every byte replaced by each of the structural characters.
-            let _ = events_fast(&frame[..cut]);
+            let _ = fast_read(&frame[..cut]);
             for c in [b'{', b'}', b'"', b'\\', b',', b'a'] {
                 let mut m = bytes.to_vec();
                 m[cut] = c;
                 let m = String::from_utf8(m).unwrap();
-                if let (Some(fast), Ok(Frame::Events { events })) = (events_fast(&m), parse(&m)) {
+                if let (Some(fast), Ok(Frame::Events { events })) = (fast_read(&m), parse(&m)) {
                     let slow: Vec<(u64, f64, &str)> = events
                         .iter()
                         .map(|e| (e.seq, e.received, e.event.get()))
@@ -266,7 +254,7 @@ mod tests {
     fn fast_and_slow_agree_on_a_real_recording() {
         let text = include_str!("../../shared/tests/fixtures/canvas.ndjson");
         for frame in crate::bench::frames_of(text, 7) {
-            let fast = events_fast(&frame).expect("the relay's form");
+            let fast = fast_read(&frame).expect("the relay's form");
             let Frame::Events { events } = parse(&frame).unwrap() else {
                 panic!()
             };
