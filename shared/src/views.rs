@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::state::{Handle, State, Task, TaskState};
 use crate::value::Value;
@@ -265,14 +265,18 @@ impl Ord for Position {
 }
 
 /// A filtered, sorted set of tasks kept up to date from the handles each apply reports: building
-/// costs one pass over the State, each update `O(changed · log n)`, reading a window
+/// costs one pass over the State and one sort, each update `O(changed · log n)`, reading a window
 /// `O(offset + limit)`.
 pub struct LiveQuery {
     filter: Filter,
     key: SortKey,
     descending: bool,
     order: BTreeSet<(Position, Handle)>,
-    members: FxHashMap<Handle, Position>,
+    /// Each member's position by the slot of its handle (the State's slots are dense), so
+    /// finding a member costs an index, not a hash: building the query at 100,000 tasks is a
+    /// UI's filter-and-sort time. The handle tells the slot's current task from an earlier one.
+    members: Vec<Option<(Handle, Position)>>,
+    len: usize,
 }
 
 impl LiveQuery {
@@ -283,7 +287,8 @@ impl LiveQuery {
             key,
             descending,
             order: BTreeSet::new(),
-            members: FxHashMap::default(),
+            members: Vec::new(),
+            len: 0,
         };
         q.rebuild(state);
         q
@@ -293,32 +298,47 @@ impl LiveQuery {
     pub fn rebuild(&mut self, state: &State) {
         let filter = self.filter.compile();
         let key = self.key;
-        self.members = state
-            .tasks()
-            .filter(|(_, t)| filter.matches(t))
-            .map(|(h, t)| (h, Position::of(key, t)))
-            .collect();
+        self.members = vec![None; state.slot_count()];
+        let mut pairs = Vec::new();
+        for (h, t) in state.tasks() {
+            if filter.matches(t) {
+                let p = Position::of(key, t);
+                self.members[h.slot()] = Some((h, p.clone()));
+                pairs.push((p, h));
+            }
+        }
+        self.len = pairs.len();
         // Collecting sorts once and bulk-builds the tree: much cheaper than one insert per task.
-        self.order = self.members.iter().map(|(h, p)| (p.clone(), *h)).collect();
+        self.order = pairs.into_iter().collect();
     }
 
     /// Re-evaluates these tasks (changed, created, or evicted: a dead handle leaves the set).
     pub fn update(&mut self, state: &State, changed: impl IntoIterator<Item = Handle>) {
+        let filter = self.filter.compile();
         for h in changed {
             let now = state
                 .task_at(h)
-                .filter(|t| self.filter.matches(t))
+                .filter(|t| filter.matches(t))
                 .map(|t| Position::of(self.key, t));
-            match (self.members.get(&h), now) {
-                (Some(old), Some(new)) if *old == new => {}
-                (old, new) => {
-                    if let Some(old) = old.cloned() {
-                        self.order.remove(&(old, h));
-                        self.members.remove(&h);
+            if self.members.len() <= h.slot() {
+                self.members.resize(h.slot() + 1, None);
+            }
+            let entry = &mut self.members[h.slot()];
+            match (entry.as_ref(), now) {
+                // A later task holds the slot: `h` is dead and its place was removed already.
+                (Some((held, _)), _) if *held > h => {}
+                (Some((held, old)), Some(new)) if *held == h && *old == new => {}
+                (_, new) => {
+                    // What the slot held leaves: this task's old place, or an earlier task of
+                    // the same slot (dead, whether or not its eviction was reported).
+                    if let Some((held, old)) = entry.take() {
+                        self.order.remove(&(old, held));
+                        self.len -= 1;
                     }
                     if let Some(new) = new {
                         self.order.insert((new.clone(), h));
-                        self.members.insert(h, new);
+                        *entry = Some((h, new));
+                        self.len += 1;
                     }
                 }
             }
@@ -327,12 +347,12 @@ impl LiveQuery {
 
     /// Number of matching tasks.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.len
     }
 
     /// `true` when nothing matches.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len == 0
     }
 
     /// The `limit` matching tasks from position `offset`, in sort order.
