@@ -307,8 +307,8 @@ async fn dashboard_table_filters_worker_page_and_keys() -> Result<()> {
     .await
 }
 
-/// Writes a recording (receiver form) of a 120-task chain and a 1,200-child group (12 failed),
-/// returns its path.
+/// Writes a recording (receiver form) of a 120-task chain, a 1,200-child group (12 failed) and a
+/// 60-child group, returns its path.
 fn deep_and_wide_recording() -> Result<std::path::PathBuf> {
     let mut lines = Vec::new();
     let mut clock = 0;
@@ -343,6 +343,10 @@ fn deep_and_wide_recording() -> Result<std::path::PathBuf> {
     task("group", None, "group", true);
     for i in 0..1200 {
         task(&format!("member-{i}"), Some("group"), "group", i % 100 != 0);
+    }
+    task("group2", None, "group2", true);
+    for i in 0..60 {
+        task(&format!("second-{i}"), Some("group2"), "group2", true);
     }
     let path = std::env::temp_dir().join(format!("stalk-deep-wide-{}.ndjson", std::process::id()));
     std::fs::write(&path, lines.join("\n") + "\n")?;
@@ -420,6 +424,45 @@ async fn deep_chains_and_wide_groups_stay_readable() -> Result<()> {
             browser
                 .wait_count(r#"[data-testid="tree-node"]"#, 1)
                 .await?;
+
+            find(
+                browser,
+                r#"[data-testid="tree-node"][data-task-id="group"] [data-testid="tree-toggle"]"#,
+            )
+            .await?
+            .click()
+            .await?;
+            browser
+                .wait_count(r#"[data-testid="tree-node"]"#, 1201)
+                .await?;
+
+            // The same workflows drawn as an SVG graph: a box per task, an edge per parent ->
+            // child. The choice of drawing stays while moving between trees.
+            let graph_nodes = r#"[data-testid="tree-graph"] [data-testid="tree-node"]"#;
+            let edges = r#"[data-testid="tree-graph"] [data-testid="tree-edge"]"#;
+            find(browser, r#"[data-testid="tree-view-switch"]"#)
+                .await?
+                .click()
+                .await?;
+            browser.wait_count(graph_nodes, 1201).await?;
+            browser.wait_count(edges, 1200).await?;
+            c.goto(&format!("{base}/#/tree/chain-0")).await?;
+            browser.wait_count(graph_nodes, 120).await?;
+            browser.wait_count(edges, 119).await?;
+            // A second group of 60: 50 drawn and one summary box, all hanging off the root.
+            c.goto(&format!("{base}/#/tree/group2")).await?;
+            browser.wait_count(graph_nodes, 51).await?;
+            browser.wait_count(edges, 51).await?;
+            browser.screenshot("tree-graph").await?;
+            find(
+                browser,
+                r#"[data-testid="tree-graph"] [data-testid="tree-more"]"#,
+            )
+            .await?
+            .click()
+            .await?;
+            browser.wait_count(graph_nodes, 61).await?;
+            browser.wait_count(edges, 60).await?;
             Ok(())
         },
     )

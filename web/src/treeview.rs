@@ -28,6 +28,8 @@ pub enum Line {
     Node {
         /// The task.
         node: TreeNode,
+        /// The line of its parent, if drawn (an edge goes from there to here).
+        parent: Option<usize>,
         /// Indentation level (chains do not indent; capped at [`MAX_INDENT`]).
         indent: usize,
         /// `true` when this is the only child of the line above's task (a chain link).
@@ -43,6 +45,8 @@ pub enum Line {
     More {
         /// The parent's id (expanding it shows them all).
         parent: String,
+        /// The parent's line.
+        parent_line: usize,
         /// Indentation level of the hidden children.
         indent: usize,
         /// How many.
@@ -66,9 +70,22 @@ pub fn layout(nodes: &[TreeNode], folding: &Folding) -> Vec<Line> {
     let shape = Shape::of(nodes);
     let mut lines = Vec::new();
     for root in shape.roots.iter().copied() {
-        walk(nodes, &shape, folding, root, 0, false, &mut lines);
+        let place = Place {
+            indent: 0,
+            chained: false,
+            parent: None,
+        };
+        walk(nodes, &shape, folding, root, place, &mut lines);
     }
     lines
+}
+
+/// Where a node goes: its indentation, whether it continues a chain, its parent's line.
+#[derive(Clone, Copy)]
+struct Place {
+    indent: usize,
+    chained: bool,
+    parent: Option<usize>,
 }
 
 /// Parent / children links recovered from the depth-first order.
@@ -116,15 +133,21 @@ fn walk(
     shape: &Shape,
     folding: &Folding,
     i: usize,
-    indent: usize,
-    chained: bool,
+    place: Place,
     lines: &mut Vec<Line>,
 ) {
+    let Place {
+        indent,
+        chained,
+        parent,
+    } = place;
     let node = &nodes[i];
     let kids = &shape.children[i];
     let collapsed = folding.collapsed.contains(&node.uuid) && !kids.is_empty();
+    let me = lines.len();
     lines.push(Line::Node {
         node: node.clone(),
+        parent,
         indent: indent.min(MAX_INDENT),
         chained,
         children: kids.len(),
@@ -139,17 +162,23 @@ fn walk(
     } else {
         (indent + 1, false)
     };
+    let child = Place {
+        indent: child_indent,
+        chained: child_chained,
+        parent: Some(me),
+    };
     let shown = if folding.expanded.contains(&node.uuid) {
         kids.len()
     } else {
         kids.len().min(WIDE_SHOWN)
     };
     for &c in &kids[..shown] {
-        walk(nodes, shape, folding, c, child_indent, child_chained, lines);
+        walk(nodes, shape, folding, c, child, lines);
     }
     if shown < kids.len() {
         lines.push(Line::More {
             parent: node.uuid.clone(),
+            parent_line: me,
             indent: child_indent.min(MAX_INDENT),
             hidden: kids.len() - shown,
             by_state: states_below(nodes, shape, &kids[shown..]),
@@ -170,6 +199,45 @@ fn states_below(nodes: &[TreeNode], shape: &Shape, tops: &[usize]) -> Vec<(Strin
         counts.into_iter().map(|(s, n)| (s.to_owned(), n)).collect();
     list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     list
+}
+
+/// Horizontal step per indentation level in the graph, SVG units.
+pub const GRAPH_DX: f64 = 28.0;
+/// Vertical step per line in the graph.
+pub const GRAPH_DY: f64 = 26.0;
+
+/// A point of the graph: where line `i` is drawn (its node's left middle).
+pub fn graph_point(lines: &[Line], i: usize) -> (f64, f64) {
+    let indent = match &lines[i] {
+        Line::Node { indent, .. } | Line::More { indent, .. } => *indent,
+    };
+    (8.0 + indent as f64 * GRAPH_DX, 14.0 + i as f64 * GRAPH_DY)
+}
+
+/// The graph's edges, parent -> child, as SVG path data: down from the parent's marker, then
+/// across to the child (an elbow), so siblings share their parent's vertical stroke.
+pub fn graph_edges(lines: &[Line]) -> Vec<String> {
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let parent = match l {
+                Line::Node { parent, .. } => (*parent)?,
+                Line::More { parent_line, .. } => *parent_line,
+            };
+            let (px, py) = graph_point(lines, parent);
+            let (x, y) = graph_point(lines, i);
+            Some(format!("M{:.0} {:.0}V{y:.0}H{x:.0}", px + 6.0, py + 6.0))
+        })
+        .collect()
+}
+
+/// The graph's size, SVG units.
+pub fn graph_size(lines: &[Line]) -> (f64, f64) {
+    let deepest = (0..lines.len())
+        .map(|i| graph_point(lines, i).0)
+        .fold(0.0, f64::max);
+    (deepest + 560.0, 10.0 + lines.len() as f64 * GRAPH_DY)
 }
 
 #[cfg(test)]
@@ -241,6 +309,31 @@ mod tests {
     }
 
     #[test]
+    fn graph_edges_join_each_child_to_its_parent() {
+        let nodes = [
+            node("a", 0, "SUCCESS"),
+            node("b", 1, "SUCCESS"),
+            node("c", 1, "FAILURE"),
+            node("d", 2, "SUCCESS"),
+        ];
+        let lines = layout(&nodes, &Folding::default());
+        let parents: Vec<Option<usize>> = lines
+            .iter()
+            .map(|l| match l {
+                Line::Node { parent, .. } => *parent,
+                Line::More { .. } => None,
+            })
+            .collect();
+        assert_eq!(parents, [None, Some(0), Some(0), Some(2)]);
+        // b and c hang off a (one level in); d continues c's chain (same column).
+        assert_eq!(
+            graph_edges(&lines),
+            ["M14 20V40H36", "M14 20V66H36", "M42 72V92H36"]
+        );
+        assert_eq!(graph_size(&lines), (596.0, 114.0));
+    }
+
+    #[test]
     fn a_deep_chain_is_a_column() {
         let nodes: Vec<TreeNode> = (0..150)
             .map(|d| node(&d.to_string(), d, "SUCCESS"))
@@ -264,6 +357,7 @@ mod tests {
             hidden,
             by_state,
             indent,
+            ..
         } = lines.last().unwrap()
         else {
             panic!("a summary line last")

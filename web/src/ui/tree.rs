@@ -7,7 +7,7 @@ use yew::prelude::*;
 
 use super::store::Ctx;
 use crate::route::Route;
-use crate::treeview::{Folding, Line, MAX_INDENT, layout};
+use crate::treeview::{Folding, Line, MAX_INDENT, graph_edges, graph_point, graph_size, layout};
 use crate::vm;
 
 /// Properties of [`TreePage`].
@@ -22,6 +22,8 @@ pub(crate) struct TreeProps {
 pub(crate) fn TreePage(props: &TreeProps) -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let folding = use_state(Folding::default);
+    // Drawn as a graph (SVG) or as a list.
+    let as_graph = use_state(|| false);
     let model = ctx.store.model.borrow();
     let nodes = vm::tree_nodes(&model.state, &props.uuid);
     if nodes.is_empty() {
@@ -62,9 +64,27 @@ pub(crate) fn TreePage(props: &TreeProps) -> Html {
     };
     let reset = {
         let folding = folding.clone();
-        Callback::from(move |_: MouseEvent| folding.set(Folding::default()))
+        Callback::from(move |_: MouseEvent| {
+            folding.set(Folding {
+                collapsed: Default::default(),
+                ..(*folding).clone()
+            })
+        })
     };
     let failed = nodes.iter().filter(|n| n.state == "FAILURE").count();
+    let switch = {
+        let as_graph = as_graph.clone();
+        Callback::from(move |_: MouseEvent| as_graph.set(!*as_graph))
+    };
+    let body = if *as_graph {
+        graph(&lines, &props.uuid, &expand)
+    } else {
+        html! {
+            <ul class="tree">
+                { for lines.into_iter().map(|l| line(l, &props.uuid, &fold, &expand)) }
+            </ul>
+        }
+    };
     html! {
         <section class="tree-page">
             <div class="toolbar">
@@ -72,11 +92,63 @@ pub(crate) fn TreePage(props: &TreeProps) -> Html {
                 if failed > 0 { <span class="state FAILURE">{ format!("{failed} failed") }</span> }
                 <button onclick={collapse_all}>{ "Collapse all" }</button>
                 <button onclick={reset}>{ "Expand all" }</button>
+                <button data-testid="tree-view-switch" onclick={switch}>
+                    { if *as_graph { "Show as list" } else { "Show as graph" } }</button>
             </div>
-            <ul class="tree">
-                { for lines.into_iter().map(|l| line(l, &props.uuid, &fold, &expand)) }
-            </ul>
+            { body }
         </section>
+    }
+}
+
+/// The same lines as an SVG graph: a box per task coloured by state, an elbow edge from each
+/// parent; a wide group's summary line is a box too (click: expand). Names are SVG text.
+fn graph(lines: &[Line], focus: &str, expand: &Callback<String>) -> Html {
+    let (w, h) = graph_size(lines);
+    let edges = graph_edges(lines);
+    let items = lines.iter().enumerate().map(|(i, l)| {
+        let (x, y) = graph_point(lines, i);
+        let transform = format!("translate({x:.0},{y:.0})");
+        match l {
+            Line::Node { node: n, collapsed, descendants, .. } => {
+                let mut label = format!("{} · {}", n.name, n.runtime);
+                if n.retries > 0 {
+                    label.push_str(&format!(" · {} retries", n.retries));
+                }
+                if *collapsed {
+                    label.push_str(&format!(" · {descendants} folded"));
+                }
+                html! {
+                    <g key={n.uuid.clone()} data-testid="tree-node" data-task-id={n.uuid.clone()}
+                       data-state={n.state.clone()} {transform}
+                       class={classes!("gnode", n.state.clone(), (n.uuid == focus).then_some("focus"))}>
+                        <rect x="0" y="0" width="12" height="12" rx="3" />
+                        <a href={Route::Task(n.uuid.clone()).href()}>
+                            <text x="18" y="10">{ label }</text>
+                        </a>
+                    </g>
+                }
+            }
+            Line::More { parent, hidden, by_state, .. } => {
+                let summary: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                let (expand, parent) = (expand.clone(), parent.clone());
+                let onclick = Callback::from(move |_: MouseEvent| expand.emit(parent.clone()));
+                html! {
+                    <g data-testid="tree-more" data-hidden={hidden.to_string()} {transform} class="gmore" {onclick}>
+                        <rect x="0" y="0" width="12" height="12" rx="6" />
+                        <text x="18" y="10">{ format!("{hidden} more ({}) — click to show", summary.join(", ")) }</text>
+                    </g>
+                }
+            }
+        }
+    });
+    html! {
+        <div class="graph-scroll">
+            <svg class="tree-graph" data-testid="tree-graph" width={format!("{w:.0}")} height={format!("{h:.0}")}
+                 viewBox={format!("0 0 {w:.0} {h:.0}")} role="img" aria-label="workflow graph">
+                { for edges.into_iter().map(|d| html! { <path class="edge" data-testid="tree-edge" {d} /> }) }
+                { for items }
+            </svg>
+        </div>
     }
 }
 
@@ -89,6 +161,7 @@ fn line(l: Line, focus: &str, fold: &Callback<String>, expand: &Callback<String>
             children,
             descendants,
             collapsed,
+            ..
         } => {
             let style = format!("padding-left:{}em", indent as f64 * 1.5);
             let connector = match (n.depth, chained) {
@@ -128,6 +201,7 @@ fn line(l: Line, focus: &str, fold: &Callback<String>, expand: &Callback<String>
             indent,
             hidden,
             by_state,
+            ..
         } => {
             let style = format!("padding-left:{}em", indent as f64 * 1.5);
             let summary: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
