@@ -237,6 +237,8 @@ async fn dashboard_table_filters_worker_page_and_keys() -> Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         browser.screenshot("dashboard").await?;
+        let title = c.title().await?;
+        ensure!(title == "Dashboard · stalk", "tab title: {title}");
         ensure!(
             c.find_all(Locator::Css(r#"[data-testid="failure-row"]"#)).await?.is_empty(),
             "no failures in this recording"

@@ -45,6 +45,22 @@ impl Route {
         }
     }
 
+    /// The page's title (the browser tab's): what it shows, then `stalk`.
+    pub fn title(&self) -> String {
+        let what = match self {
+            Route::Dashboard => "Dashboard".to_owned(),
+            Route::Tasks(_) => "Tasks".to_owned(),
+            Route::Events => "Events".to_owned(),
+            Route::Task(id) => format!("Task {id}"),
+            Route::Tree(id) => format!("Workflow of {id}"),
+            Route::Workers => "Workers".to_owned(),
+            Route::Worker(host) => format!("Worker {host}"),
+            Route::Settings => "Settings".to_owned(),
+            Route::NotFound(_) => "No such page".to_owned(),
+        };
+        format!("{what} · stalk")
+    }
+
     /// The `href` of this route.
     pub fn href(&self) -> String {
         match self {
@@ -131,6 +147,15 @@ mod tests {
         for (hash, want) in cases {
             assert_eq!(Route::parse(hash), want, "{hash}");
         }
+    }
+
+    #[test]
+    fn titles() {
+        assert_eq!(Route::Dashboard.title(), "Dashboard · stalk");
+        assert_eq!(
+            Route::Worker("celery@h".into()).title(),
+            "Worker celery@h · stalk"
+        );
     }
 
     #[test]

@@ -72,6 +72,14 @@ pub(crate) fn App() -> Html {
         });
     }
 
+    {
+        let title = route.title();
+        use_effect_with(title, |title| {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(title);
+            }
+        });
+    }
     let ctx = Ctx {
         store: Rc::clone(&store),
         ui: (*ui).clone(),
