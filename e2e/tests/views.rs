@@ -618,6 +618,8 @@ async fn hostile_strings_are_text_on_every_page() -> Result<()> {
         format!(
             r#"{{"type":{b},"hostname":{worker},"timestamp":1800000000.3,"clock":4,"local_received":1800000000.3}}"#
         ),
+        // Not JSON at all: the relay counts it, and the dashboard says so.
+        "<script>not an event".to_owned(),
     ];
     let path = std::env::temp_dir().join(format!("stalk-xss-{}.ndjson", std::process::id()));
     std::fs::write(&path, lines.join("\n") + "\n")?;
@@ -654,6 +656,11 @@ async fn hostile_strings_are_text_on_every_page() -> Result<()> {
         );
         let xss = c.execute("return window.__xss === undefined", vec![]).await?;
         ensure!(xss == serde_json::json!(true), "a script ran");
+        // The line that was not an event is reported as lost, not hidden (status comes each second).
+        c.goto(&format!("{base}/#/")).await?;
+        let losses = find(browser, r#"[data-testid="losses"][data-decode-errors="1"]"#).await?;
+        let text = losses.text().await?;
+        ensure!(text.contains("1 the relay could not decode"), "losses: {text}");
         Ok(())
     })
     .await;

@@ -7,7 +7,7 @@ use stalk_state::views::{Filter, LiveQuery, SortKey};
 use stalk_state::{Applied, Event, Handle, Limits, Receiver, State, TaskState, decode_event};
 
 use crate::events::EventLog;
-use crate::protocol::{self, Broker, Frame};
+use crate::protocol::{self, Broker, Frame, RelayLosses};
 use crate::rates::Rates;
 
 /// What a `hello` means for the stream.
@@ -73,6 +73,8 @@ pub struct Model {
     pub gaps: Vec<Gap>,
     /// Frames or events that could not be read (bad JSON, undecodable events).
     pub bad_input: u64,
+    /// What the relay lost before the page could see it, as its last `status` said.
+    pub relay_losses: RelayLosses,
     /// The newest events, one row each, for `#/events`.
     pub events: EventLog,
     /// Failed tasks, newest first (the dashboard's recent failures).
@@ -122,6 +124,7 @@ impl Model {
             clock_offset: 0.0,
             gaps: Vec::new(),
             bad_input: 0,
+            relay_losses: RelayLosses::default(),
             events: EventLog::new(event_rows),
         }
     }
@@ -314,7 +317,17 @@ impl Model {
                 self.last_seq = self.last_seq.max(to);
                 0
             }
-            Frame::Status { now, broker } | Frame::Hello { now, broker, .. } => {
+            Frame::Status {
+                now,
+                broker,
+                losses,
+            } => {
+                self.clock_offset = now - local_now;
+                self.broker = broker;
+                self.relay_losses = losses;
+                0
+            }
+            Frame::Hello { now, broker, .. } => {
                 self.clock_offset = now - local_now;
                 self.broker = broker;
                 0
@@ -433,5 +446,15 @@ mod tests {
         let status = r#"{"kind":"status","now":50.0,"broker":{"state":"down","url":"u"}}"#;
         m.frame(status, 40.0);
         assert_eq!((m.clock_offset, m.broker.state.as_str()), (10.0, "down"));
+        assert_eq!(m.relay_losses, RelayLosses::default());
+        let status = r#"{"kind":"status","now":51.0,"broker":{"state":"connected","url":"u"},"decode_errors":3,"broker_dropped":7,"clients":2}"#;
+        m.frame(status, 41.0);
+        assert_eq!(
+            m.relay_losses,
+            RelayLosses {
+                decode_errors: 3,
+                broker_dropped: 7
+            }
+        );
     }
 }

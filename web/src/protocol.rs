@@ -15,6 +15,16 @@ pub struct Broker {
     pub url: String,
 }
 
+/// Events lost on the relay's side, as its `status` frames count them since it started: they
+/// never got a `seq`, so no `gap` announces them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelayLosses {
+    /// Bodies or batch elements the relay could not decode (another serializer, broken JSON).
+    pub decode_errors: u64,
+    /// Messages the broker dropped from the relay's queue (TTL, max length) before it read them.
+    pub broker_dropped: u64,
+}
+
 /// One entry of an `events` frame.
 #[derive(Debug, Deserialize)]
 pub struct Entry<'a> {
@@ -64,6 +74,8 @@ pub enum Frame<'a> {
         now: f64,
         /// Broker state.
         broker: Broker,
+        /// What the relay lost before any client could see it (absent fields: 0).
+        losses: RelayLosses,
     },
     /// A frame kind this client does not know.
     Other,
@@ -84,6 +96,8 @@ struct Flat<'a> {
     events: Option<Vec<Entry<'a>>>,
     from: Option<u64>,
     to: Option<u64>,
+    decode_errors: Option<u64>,
+    broker_dropped: Option<u64>,
 }
 
 /// Why a frame could not be read.
@@ -121,6 +135,10 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
         "status" => Frame::Status {
             now: need(f.now, "now")?,
             broker: f.broker.unwrap_or_default(),
+            losses: RelayLosses {
+                decode_errors: f.decode_errors.unwrap_or(0),
+                broker_dropped: f.broker_dropped.unwrap_or(0),
+            },
         },
         _ => Frame::Other,
     })

@@ -42,6 +42,14 @@ pub(crate) fn Dashboard() -> Html {
         polyline(&values, CHART_W, CHART_H)
     };
     let peak = series.iter().map(|b| b.events).max().unwrap_or(0);
+    // Every loss is counted somewhere: say so, or say nothing was lost.
+    let losses = model.relay_losses;
+    let gap_events: u64 = model
+        .gaps
+        .iter()
+        .map(|g| g.to.saturating_sub(g.from) + 1)
+        .sum();
+    let lost = losses.decode_errors + losses.broker_dropped + gap_events + model.bad_input;
 
     html! {
         <section class="dashboard" data-testid="dashboard">
@@ -57,6 +65,19 @@ pub(crate) fn Dashboard() -> Html {
                 <div class="card"><div class="big">{ model.state.event_count() }</div>
                     <div class="muted"><a href={Route::Events.href()}>{ "events received" }</a></div></div>
             </div>
+            <p class={classes!("losses", (lost > 0).then_some("some"))} data-testid="losses"
+               data-decode-errors={losses.decode_errors.to_string()}
+               data-broker-dropped={losses.broker_dropped.to_string()}
+               data-gap-events={gap_events.to_string()} data-unreadable={model.bad_input.to_string()}>
+                if lost == 0 {
+                    { "Nothing lost: every event the relay took reached this page." }
+                } else {
+                    { format!("Lost on the way: {} dropped by the broker before the relay read them, \
+                        {} the relay could not decode, {gap_events} announced as gaps, \
+                        {} unreadable here (see the relay's /metrics and docs/relay.md).",
+                        losses.broker_dropped, losses.decode_errors, model.bad_input) }
+                }
+            </p>
             <h3>{ "Tasks by state" }</h3>
             if counts.is_empty() {
                 <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
