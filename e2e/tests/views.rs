@@ -415,28 +415,15 @@ async fn deep_chains_and_wide_groups_stay_readable() -> Result<()> {
             browser
                 .wait_count(r#"[data-testid="tree-node"]"#, 1201)
                 .await?;
-            // Folding the root hides everything below it.
-            find(
-                browser,
-                r#"[data-testid="tree-node"][data-task-id="group"] [data-testid="tree-toggle"]"#,
-            )
-            .await?
-            .click()
-            .await?;
-            browser
-                .wait_count(r#"[data-testid="tree-node"]"#, 1)
-                .await?;
-
-            find(
-                browser,
-                r#"[data-testid="tree-node"][data-task-id="group"] [data-testid="tree-toggle"]"#,
-            )
-            .await?
-            .click()
-            .await?;
-            browser
-                .wait_count(r#"[data-testid="tree-node"]"#, 1201)
-                .await?;
+            // Folding the root hides everything below it; unfolding shows it again.
+            let root_toggle =
+                r#"[data-testid="tree-node"][data-task-id="group"] [data-testid="tree-toggle"]"#;
+            for shown in [1, 1201] {
+                find(browser, root_toggle).await?.click().await?;
+                browser
+                    .wait_count(r#"[data-testid="tree-node"]"#, shown)
+                    .await?;
+            }
 
             // The same workflows drawn as an SVG graph: a box per task, an edge per parent ->
             // child. The choice of drawing stays while moving between trees.

@@ -5,13 +5,16 @@
 //! go, so a busy cluster costs a fixed amount of memory. Events that could not be decoded, and
 //! events of groups the State does not know, get a row too: nothing disappears silently.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use stalk_state::{Applied, Event, State};
 
 /// Rows kept by default (about 1-2 MB of strings in the page).
 pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Distinct event types remembered for the type filter (types come from the wire: bounded).
+pub const MAX_TYPES: usize = 256;
 
 /// Bytes of an undecodable event kept for display.
 const RAW_PREVIEW: usize = 200;
@@ -75,6 +78,8 @@ pub struct EventLog {
     rows: VecDeque<EventRow>,
     capacity: usize,
     dropped: u64,
+    /// Event types seen since the page loaded (at most [`MAX_TYPES`]), for the type filter.
+    types: BTreeSet<Arc<str>>,
     /// Interned strings shared by many rows (type names, task names, states, senders).
     words: Words,
 }
@@ -92,6 +97,7 @@ impl EventLog {
             rows: VecDeque::new(),
             capacity: capacity.max(1),
             dropped: 0,
+            types: BTreeSet::new(),
             words: Words::default(),
         }
     }
@@ -212,6 +218,9 @@ impl EventLog {
     }
 
     fn push(&mut self, row: EventRow) {
+        if self.types.len() < MAX_TYPES && !self.types.contains(&row.type_name) {
+            self.types.insert(Arc::clone(&row.type_name));
+        }
         if self.rows.len() == self.capacity {
             self.rows.pop_front();
             self.dropped += 1;
@@ -255,12 +264,10 @@ impl EventLog {
         (out, written, skipped)
     }
 
-    /// The distinct event types in the log, sorted (choices for the type filter).
-    pub fn types(&self) -> Vec<Arc<str>> {
-        let mut types: Vec<Arc<str>> = self.rows.iter().map(|r| Arc::clone(&r.type_name)).collect();
-        types.sort();
-        types.dedup();
-        types
+    /// The event types seen since the page loaded, sorted (choices for the type filter; kept as
+    /// rows arrive, so drawing the page does not scan the log).
+    pub fn types(&self) -> &BTreeSet<Arc<str>> {
+        &self.types
     }
 }
 

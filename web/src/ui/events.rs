@@ -2,9 +2,10 @@
 //! after it; filter by type, state and text; pause to read while events keep arriving.
 //! Virtualised like the task table.
 
-use web_sys::{Element, HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::scroll::use_scroll_box;
 use super::store::Ctx;
 use crate::events::{EventFilter, EventRow, RowKind};
 use crate::format;
@@ -14,11 +15,10 @@ use crate::window::window;
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
 
-/// States offered by the state filter.
-const STATES: [&str; 10] = [
-    "PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED", "REJECTED",
-    "ALIVE", "OFFLINE",
-];
+/// States offered by the state filter: the tasks' and the workers'.
+fn states() -> impl Iterator<Item = &'static str> {
+    crate::table::STATES.into_iter().chain(["ALIVE", "OFFLINE"])
+}
 
 /// The events page.
 #[component]
@@ -27,20 +27,10 @@ pub(crate) fn Events() -> Html {
     let filter = use_state(EventFilter::default);
     // `Some(seq)`: paused, showing events up to `seq`.
     let paused = use_state(|| None::<u64>);
-    let view = use_state(|| (0u32, 800u32));
+    let (view, onscroll) = use_scroll_box();
 
     let model = ctx.store.model.borrow();
     let log = &model.events;
-    let onscroll = {
-        let view = view.clone();
-        Callback::from(move |e: Event| {
-            let el: Element = e.target_unchecked_into();
-            view.set((
-                el.scroll_top().max(0) as u32,
-                el.client_height().max(0) as u32,
-            ));
-        })
-    };
     let set = |apply: fn(&mut EventFilter, String)| {
         let filter = filter.clone();
         move |value: String| {
@@ -87,7 +77,7 @@ pub(crate) fn Events() -> Html {
                 <label>{ "state " }
                     <select data-testid="event-state-filter" onchange={on_state}>
                         <option value="" selected={filter.state.is_empty()}>{ "all" }</option>
-                        { for STATES.iter().map(|s| option(s, &filter.state)) }
+                        { for states().map(|s| option(s, &filter.state)) }
                     </select>
                 </label>
                 <input type="search" placeholder="task name, uuid or sender" data-testid="event-text-filter"

@@ -10,6 +10,7 @@ mod files;
 mod indicator;
 mod keys;
 mod nav;
+mod scroll;
 mod settings;
 mod store;
 mod task;

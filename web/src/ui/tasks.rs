@@ -2,9 +2,10 @@
 //! and sorted by what the address says (`#/tasks?state=FAILURE&sort=runtime`): the controls
 //! change the address, the address drives the table, so every table is a link.
 
-use web_sys::{Element, HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::scroll::use_scroll_box;
 use super::store::Ctx;
 use crate::route::Route;
 use crate::table::{SORT_KEYS, STATES, TableQuery};
@@ -32,18 +33,7 @@ fn go(q: &TableQuery) {
 #[component]
 pub(crate) fn Tasks(props: &TasksProps) -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    // (scrollTop, clientHeight) of the scrolling box.
-    let view = use_state(|| (0u32, 800u32));
-    let onscroll = {
-        let view = view.clone();
-        Callback::from(move |e: Event| {
-            let el: Element = e.target_unchecked_into();
-            view.set((
-                el.scroll_top().max(0) as u32,
-                el.client_height().max(0) as u32,
-            ));
-        })
-    };
+    let (view, onscroll) = use_scroll_box();
     let q = &props.query;
     {
         // The address changed the filter or order: rebuild the query once (idempotent).
@@ -81,10 +71,8 @@ pub(crate) fn Tasks(props: &TasksProps) -> Html {
         html! { <option value={value.to_owned()} selected={value == current}>{ value.to_owned() }</option> }
     };
     let names = model.state.task_types();
-    let workers: Vec<String> = vm::worker_rows(&model.state, 0.0)
-        .into_iter()
-        .map(|w| w.hostname)
-        .collect();
+    let mut workers: Vec<&str> = model.state.workers().map(|w| &*w.hostname).collect();
+    workers.sort_unstable();
     let header = |label: &'static str| {
         let Some((key, name)) = SORT_KEYS.iter().find(|(_, n)| *n == label) else {
             return html! { <th>{ label }</th> };
