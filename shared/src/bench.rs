@@ -17,6 +17,11 @@ use stalk_state::{State, decode_event};
 use crate::{parse_opts, read_all};
 
 /// Counts live heap bytes so memory per task is measured, not guessed.
+///
+/// The counters are plain loads and stores, not atomic read-modify-writes: the bench runs on one
+/// thread, and a locked add at every allocation and free would be timed with the State (Python's
+/// side is timed with its memory tracing off). With several threads the counts could only be
+/// off, never unsound.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -33,14 +38,18 @@ mod alloc_impl {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             let p = unsafe { System.alloc(layout) };
             if !p.is_null() {
-                let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
+                let now = LIVE.load(Ordering::Relaxed) + layout.size();
+                LIVE.store(now, Ordering::Relaxed);
+                if now > PEAK.load(Ordering::Relaxed) {
+                    PEAK.store(now, Ordering::Relaxed);
+                }
             }
             p
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             unsafe { System.dealloc(ptr, layout) };
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = LIVE.load(Ordering::Relaxed).wrapping_sub(layout.size());
+            LIVE.store(now, Ordering::Relaxed);
         }
     }
 

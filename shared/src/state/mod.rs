@@ -597,7 +597,7 @@ impl State {
     fn known_id(&self, v: Option<&JsonRef<'_>>, this: Handle) -> Option<Arc<str>> {
         let id = v?.as_str()?;
         let own = &self.slot(this).task.uuid;
-        if **own == *id {
+        if strings::same(own, id) {
             return Some(own.clone());
         }
         self.tasks

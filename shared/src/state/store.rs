@@ -16,6 +16,8 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::strings::same;
+
 /// A stable reference to an entry; dead once the entry is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Handle {
@@ -105,7 +107,7 @@ impl<V: Keyed> OrderedMap<V> {
 
     /// The handle of `key`, without touching the order.
     pub(crate) fn find(&self, key: &str) -> Option<Handle> {
-        let slot = *self.index.find(hash(key), |&s| self.key_at(s) == key)?;
+        let slot = *self.index.find(hash(key), |&s| same(self.key_at(s), key))?;
         Some(Handle {
             slot,
             generation: self.slots[slot as usize].generation,
