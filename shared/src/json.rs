@@ -214,10 +214,12 @@ const POW10_U64: [u64; 20] = {
 /// `mantissa / 10^k` correctly rounded (to nearest, ties to even), as `str::parse` gives it.
 ///
 /// When the mantissa fits 2^53 this is Clinger's fast path (both operands exact, one IEEE
-/// division). Timestamps have 17 digits, beyond 2^53, so for them the quotient is computed in
-/// integers: `(mantissa << s) / 10^k` with 64 or 65 significant bits plus a sticky bit for the
-/// remainder, rounded to 53 bits by hand, then scaled by a power of two (exact: the result is a
-/// normal number, between 1e-19 and 2e19).
+/// division). Timestamps have 17 digits, beyond 2^53; for them this is the Eisel-Lemire step
+/// that the standard parser also uses (Lemire, "Number parsing at a gigabyte per second", 2021):
+/// the mantissa times a 128-bit approximation of `5^-k` (one or two 64-bit multiplications, no
+/// division), with its exact test for the halfway cases. For `k <= 19` and a mantissa of at most
+/// 19 digits the approximation is always close enough (the paper's safe range is `k <= 27`), so
+/// no fallback is needed.
 fn exact_quotient(mantissa: u64, k: usize) -> f64 {
     const POW10_F64: [f64; 20] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -226,25 +228,75 @@ fn exact_quotient(mantissa: u64, k: usize) -> f64 {
     if mantissa <= 1 << 53 {
         return mantissa as f64 / POW10_F64[k];
     }
-    let d = POW10_U64[k];
-    let bits = |x: u128| 128 - x.leading_zeros();
-    // Shift so that the quotient has at least 64 bits: s = 64 - bits(m) + bits(d) <= 64 + 64 - 54,
-    // and the shifted numerator stays below 2^(64 + bits(d)) <= 2^128.
-    let s = 64 - bits(u128::from(mantissa)) + bits(u128::from(d));
-    let n = u128::from(mantissa) << s;
-    let (q, sticky) = (n / u128::from(d), n % u128::from(d) != 0);
-    let drop = bits(q) - 53;
-    let kept = (q >> drop) as u64;
-    let rest = q & ((1u128 << drop) - 1);
-    let half = 1u128 << (drop - 1);
-    let up = rest > half || (rest == half && (sticky || kept & 1 == 1));
-    let kept = kept + u64::from(up);
-    // 2^(drop - s) as a float: drop is 11 or 12 and s between 4 and 74, so the exponent is
-    // between -63 and 8, well inside the normal range.
-    let exp = i64::from(drop) - i64::from(s);
-    let scale = f64::from_bits(((1023 + exp) as u64) << 52);
-    kept as f64 * scale
+    // The decimal exponent q = -k; f64: 52 stored significand bits, exponent bias 1023.
+    let q = -(k as i32);
+    let lz = mantissa.leading_zeros();
+    let w = mantissa << lz;
+    let (hi5, lo5) = FIVE_TO_MINUS_K[k];
+    let full = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64, (p >> 64) as u64)
+    };
+    // The product's top 64 bits, refined by the low half of the power when the bits that decide
+    // the rounding are all ones (the truncated part could carry into them).
+    let (mut lo, mut hi) = full(w, hi5);
+    if hi & (u64::MAX >> 55) == u64::MAX >> 55 {
+        let (_, carry) = full(w, lo5);
+        lo = lo.wrapping_add(carry);
+        if carry > lo {
+            hi += 1;
+        }
+    }
+    let upper = (hi >> 63) as i32;
+    let mut m = hi >> (upper + 64 - 52 - 3);
+    // floor(log2(10^q)) + 63, as an integer expression valid for |q| < 350.
+    let mut exp = ((q.wrapping_mul(152_170 + 65_536)) >> 16) + 63 + upper - lz as i32 + 1023;
+    // Exactly halfway between two doubles (only possible when 5^k fits 64 bits and k <= 4):
+    // round down to even instead of up.
+    if lo <= 1 && q >= -4 && m & 3 == 1 && (m << (upper + 64 - 52 - 3)) == hi {
+        m &= !1;
+    }
+    m += m & 1;
+    m >>= 1;
+    if m >= 2 << 52 {
+        m = 1 << 52;
+        exp += 1;
+    }
+    f64::from_bits((m & !(1 << 52)) | ((exp as u64) << 52))
 }
+
+/// `5^-k` for `k` in `0..=19`, as 128-bit fractions normalised to the top bit, `(high, low)`
+/// 64-bit halves: `floor(2^(z + 127) / 5^k) + 1` with `2^z` the first power of two at or above
+/// `5^k` (`2^127` for `k = 0`), the table entries of the Eisel-Lemire algorithm. Computed here by
+/// long division, one bit at a time, at compile time.
+const FIVE_TO_MINUS_K: [(u64, u64); 20] = {
+    let mut t = [(0u64, 0u64); 20];
+    t[0] = (1 << 63, 0);
+    let mut k = 1;
+    while k < 20 {
+        let p = POW10_U64[k] >> k; // 5^k
+        let mut z = 0;
+        while (1u128 << z) < p as u128 {
+            z += 1;
+        }
+        // floor(2^(z + 127) / p): the binary number 1 followed by z + 127 zeros, divided by p.
+        let (mut quotient, mut rest) = (0u128, 1u128);
+        let mut bit = 0;
+        while bit < z + 127 {
+            rest <<= 1;
+            quotient <<= 1;
+            if rest >= p as u128 {
+                rest -= p as u128;
+                quotient |= 1;
+            }
+            bit += 1;
+        }
+        let c = quotient + 1;
+        t[k] = ((c >> 64) as u64, c as u64);
+        k += 1;
+    }
+    t
+};
 
 /// An object key as read: its [`key_word`] for dispatching on known keys, and its text.
 #[derive(Clone, Copy)]
@@ -904,6 +956,19 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    /// Two entries of the power table, against the values in Lemire's published table.
+    #[test]
+    fn five_to_minus_k_matches_the_published_table() {
+        assert_eq!(
+            FIVE_TO_MINUS_K[1],
+            (0xcccc_cccc_cccc_cccc, 0xcccc_cccc_cccc_cccd)
+        );
+        assert_eq!(
+            FIVE_TO_MINUS_K[2],
+            (0xa3d7_0a3d_70a3_d70a, 0x3d70_a3d7_0a3d_70a4)
+        );
     }
 
     #[test]
