@@ -503,7 +503,7 @@ fn read_event<'a>(
     let mut raw = RawEnvelope::default();
     let fields = &mut ev.fields;
     r.keyed_object(|key, r| {
-        let value = r.value()?;
+        let value = r.member_value()?;
         // One jump on the table's byte (see `known_key` for what the ranges mean).
         const FIRST_FIELD: u8 = ENVELOPE.len() as u8;
         match known_id(key.word) {
