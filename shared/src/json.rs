@@ -599,7 +599,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn number(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i;
         let b = self.b;
