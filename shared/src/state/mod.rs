@@ -445,7 +445,7 @@ impl State {
     /// The shared copy of a task event's hostname.
     fn sender(&mut self, hostname: &str) -> Arc<str> {
         if let Some((last, _)) = &self.last_sender
-            && **last == *hostname
+            && strings::same(last, hostname)
         {
             return last.clone();
         }
