@@ -255,3 +255,74 @@ fn all_recordings_together() {
         &["--max-tasks", "7"],
     );
 }
+
+/// `s` is uuid-shaped (8-4-4-4-12 hex digits).
+fn uuid_shaped(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// One pass of the bench's rewrite: fresh task ids (a new 8-digit prefix), clocks and times moved
+/// on by the stream's span, so the pass looks like the next stretch of the same cluster.
+fn next_pass(v: &Value, pass: u64, clock_span: i64, time_span: f64, key: &str) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), next_pass(x, pass, clock_span, time_span, k)))
+                .collect(),
+        ),
+        Value::String(s) if uuid_shaped(s) => Value::String(format!("{pass:08x}{}", &s[8..])),
+        Value::Number(n) if key == "clock" && n.is_i64() => {
+            Value::from(n.as_i64().unwrap() + pass as i64 * clock_span)
+        }
+        Value::Number(n) if key == "timestamp" || key == "local_received" => {
+            Value::from(n.as_f64().unwrap() + pass as f64 * time_span)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A long stream shaped like the bench's: every recording, 12 passes (about 2,300 events), so the
+/// time heap holds a thousand entries and the task bound evicts continuously; in order, and
+/// with each run of 8 events shuffled (late and early events within a window, as batches give).
+#[test]
+fn a_long_evicting_stream_like_the_bench() {
+    let events: Vec<Value> = RECORDINGS
+        .iter()
+        .filter(|n| **n != "edge")
+        .flat_map(|n| lines_of(n))
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let clock_span = events
+        .iter()
+        .filter_map(|e| e["clock"].as_i64())
+        .max()
+        .unwrap()
+        + 1;
+    let times: Vec<f64> = events
+        .iter()
+        .flat_map(|e| [e["timestamp"].as_f64(), e["local_received"].as_f64()])
+        .flatten()
+        .collect();
+    let span = times.iter().copied().fold(f64::MIN, f64::max)
+        - times.iter().copied().fold(f64::MAX, f64::min);
+    let time_span = span.ceil() + 1.0;
+    let lines: Vec<String> = (0..12u64)
+        .flat_map(|pass| events.iter().map(move |e| (pass, e)))
+        .map(|(pass, e)| next_pass(e, pass, clock_span, time_span, "").to_string())
+        .collect();
+    check("long-max300", &refs(&lines), &["--max-tasks", "300"]);
+    let windows: Vec<String> = lines
+        .chunks(8)
+        .enumerate()
+        .flat_map(|(i, w)| shuffled(w, i as u64 + 1))
+        .collect();
+    check(
+        "long-windows-max300",
+        &refs(&windows),
+        &["--max-tasks", "300"],
+    );
+}
