@@ -6,6 +6,18 @@ use serde_json::{Map, Value as Json, json};
 use crate::state::{State, Task, Worker};
 use crate::value::{Num, Value};
 
+/// The time heap entry by entry, oldest first: `[clock, timestamp, origin, uuid or null]`, the
+/// optional `heap` key of the dump (`stalk-state dump --heap`; not in the canonical contract, which
+/// sees the heap only through `tasks_by_time`).
+pub fn heap(state: &State) -> Json {
+    state
+        .heap_entries()
+        .map(|(clock, timestamp, origin, task)| {
+            json!([clock, timestamp, origin, task.map(|t| &*t.uuid)])
+        })
+        .collect()
+}
+
 /// Dumps the whole state; worker liveness is evaluated at `now`.
 pub fn dump(state: &State, now: f64) -> Json {
     let uuid_of = |h| state.task_at(h).map(|t: &Task| Json::from(&*t.uuid));

@@ -10,11 +10,12 @@ mod bench;
 
 const USAGE: &str = "\
 usage:
-  stalk-state dump  [--now SECONDS] [--max-tasks N] [--max-workers N] [FILE]
+  stalk-state dump  [--now SECONDS] [--max-tasks N] [--max-workers N] [--heap] [FILE]
   stalk-state bench FILE [--events N] [--max-tasks N]
 
 dump   reads NDJSON events in receiver form (with local_received) from FILE or stdin and prints the
        resulting State as one canonical JSON object. Bad lines are reported on stderr and skipped.
+       --heap adds the time heap entry by entry (`heap`), for the differential tests.
 bench  feeds FILE repeatedly (fresh task ids, clocks and times each pass) until N events (default
        1,000,000) were parsed and applied, and prints one JSON line with the figures.";
 
@@ -45,6 +46,7 @@ pub(crate) struct Opts {
     pub(crate) now: Option<f64>,
     pub(crate) limits: Limits,
     pub(crate) events: Option<u64>,
+    pub(crate) heap: bool,
 }
 
 pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, String> {
@@ -57,6 +59,7 @@ pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--max-tasks" => o.limits.max_tasks = count(&value("--max-tasks")?)?,
             "--max-workers" => o.limits.max_workers = count(&value("--max-workers")?)?,
             "--events" => o.events = Some(count(&value("--events")?)? as u64),
+            "--heap" => o.heap = true,
             flag if flag.starts_with("--") => {
                 return Err(format!("unknown option {flag}\n{USAGE}"));
             }
@@ -116,7 +119,11 @@ fn run_dump(args: &[String]) -> Result<(), String> {
         }
     }
     let now = opts.now.or(latest).unwrap_or(0.0);
-    let out = serde_json::to_string(&dump::dump(&state, now)).map_err(|e| e.to_string())?;
+    let mut out = dump::dump(&state, now);
+    if opts.heap {
+        out["heap"] = dump::heap(&state);
+    }
+    let out = serde_json::to_string(&out).map_err(|e| e.to_string())?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{out}").map_err(|e| e.to_string())
 }

@@ -117,6 +117,12 @@ def dump(args):
         "tasks": {uuid: task_dump(state, t) for uuid, t in state.tasks.data.items()},
         "workers": {h: worker_dump(w, now) for h, w in state.workers.data.items()},
     }
+    if args.heap:
+        # The time heap entry by entry (timetuple: clock, timestamp, origin, weakref to the task).
+        out["heap"] = [
+            [float(clock), float(timestamp), origin, getattr(ref(), "uuid", None)]
+            for clock, timestamp, origin, ref in state._taskheap
+        ]
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 
@@ -197,6 +203,7 @@ def main():
     d.add_argument("--now", type=float)
     d.add_argument("--max-tasks", type=int, default=10000)
     d.add_argument("--max-workers", type=int, default=5000)
+    d.add_argument("--heap", action="store_true", help="add the time heap, entry by entry")
     d.add_argument("file")
     b = sub.add_parser("bench")
     b.add_argument("file")

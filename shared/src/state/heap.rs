@@ -93,7 +93,6 @@ impl Origins {
         }
     }
 
-    #[cfg(test)]
     fn name(&self, id: u32) -> &str {
         &self.names[id as usize].0
     }
@@ -229,14 +228,12 @@ impl TimeHeap {
     }
 
     /// Entries oldest first.
-    #[cfg(test)]
     pub(crate) fn oldest_first(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter()
     }
 
     /// The origin of an entry.
-    #[cfg(test)]
-    fn origin(&self, e: &Entry) -> &str {
+    pub(crate) fn origin(&self, e: &Entry) -> &str {
         self.origins.name(e.origin)
     }
 

@@ -798,6 +798,20 @@ impl State {
         v
     }
 
+    /// The whole time heap, oldest first, as Python's `_taskheap`: `(clock, timestamp, origin,
+    /// task)` with `None` for an entry whose task was evicted (a dead weak reference in Python).
+    /// For the differential tests (`stalk-state dump --heap`).
+    pub fn heap_entries(&self) -> impl Iterator<Item = (f64, f64, &str, Option<&Task>)> + '_ {
+        self.heap.oldest_first().map(|e| {
+            (
+                e.clock,
+                e.timestamp,
+                self.heap.origin(e),
+                self.task_at(e.task),
+            )
+        })
+    }
+
     /// Python's `tasks_by_time(limit)`: newest first, each task once; `limit` counts heap entries.
     pub fn tasks_by_time(&self, limit: Option<usize>) -> impl Iterator<Item = Handle> + '_ {
         let mut seen = FxHashSet::default();
