@@ -58,8 +58,11 @@ fn run(cmd: &mut Command) -> Value {
     serde_json::from_slice(&out.stdout).expect("dump is JSON")
 }
 
-/// Runs both sides on `lines` with `args` and asserts equal dumps.
+/// Runs both sides on `lines` with `args` and asserts equal dumps, the time heap included entry by
+/// entry (`--heap`: the canonical dump sees it only through `tasks_by_time`).
 fn check(case: &str, lines: &[&str], args: &[&str]) {
+    let args: Vec<&str> = args.iter().copied().chain(["--heap"]).collect();
+    let args = &args[..];
     let dir = std::env::temp_dir().join(format!("stalk-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{case}.ndjson"));
@@ -291,8 +294,7 @@ fn next_pass(v: &Value, pass: u64, clock_span: i64, time_span: f64, key: &str) -
 /// window, as batches give); and that, with every 7th event's clock 0 and its timestamp 3 s
 /// behind, so those entries sort by time among entries that sort by clock and the heap is out of
 /// clock order for a while (Python's exact probe sequence, not the gallop, must place what comes
-/// next; a heap that galloped anyway differs from Python here in ~1,800 places). The whole heap is
-/// compared entry by entry (`--heap`), not only through `tasks_by_time`.
+/// next; a heap that galloped anyway differs from Python here in ~1,800 places).
 #[test]
 fn a_long_evicting_stream_like_the_bench() {
     let events: Vec<Value> = RECORDINGS
@@ -319,11 +321,7 @@ fn a_long_evicting_stream_like_the_bench() {
         .flat_map(|pass| events.iter().map(move |e| (pass, e)))
         .map(|(pass, e)| next_pass(e, pass, clock_span, time_span, "").to_string())
         .collect();
-    check(
-        "long-max150",
-        &refs(&lines),
-        &["--max-tasks", "150", "--heap"],
-    );
+    check("long-max150", &refs(&lines), &["--max-tasks", "150"]);
     let windows: Vec<String> = lines
         .chunks(8)
         .enumerate()
@@ -332,7 +330,7 @@ fn a_long_evicting_stream_like_the_bench() {
     check(
         "long-windows-max200",
         &refs(&windows),
-        &["--max-tasks", "200", "--heap"],
+        &["--max-tasks", "200"],
     );
     let zero_clocks: Vec<String> = windows
         .iter()
@@ -351,6 +349,6 @@ fn a_long_evicting_stream_like_the_bench() {
     check(
         "long-zero-clocks-max150",
         &refs(&zero_clocks),
-        &["--max-tasks", "150", "--heap"],
+        &["--max-tasks", "150"],
     );
 }
