@@ -300,7 +300,8 @@ impl LiveQuery {
         let key = self.key;
         self.members = vec![None; state.slot_count()];
         let mut pairs = Vec::new();
-        for (h, t) in state.tasks() {
+        // Slot order: one sequential pass (the pairs are sorted below, so map order is not needed).
+        for (h, t) in state.tasks_unordered() {
             if filter.matches(t) {
                 let p = Position::of(key, t);
                 self.members[h.slot()] = Some((h, p.clone()));

@@ -773,6 +773,12 @@ impl State {
         self.tasks.handles().map(|h| (h, &self.slot(h).task))
     }
 
+    /// Tasks in memory order (by slot, not map order): the same tasks as [`State::tasks`], read
+    /// in one sequential pass, for work that sorts or counts them anyway (building a view).
+    pub fn tasks_unordered(&self) -> impl Iterator<Item = (Handle, &Task)> {
+        self.tasks.in_slot_order().map(|(h, s)| (h, &s.task))
+    }
+
     /// The worker with this hostname.
     pub fn worker(&self, hostname: &str) -> Option<&Worker> {
         self.workers

@@ -148,6 +148,23 @@ impl<V: Keyed> OrderedMap<V> {
         })
     }
 
+    /// Live entries in slot order (not map order): one sequential pass over the slab, for callers
+    /// that sort or count anyway. Following the map's links visits the slots in a scattered
+    /// order, one cache miss per entry at 100,000 entries.
+    pub(crate) fn in_slot_order(&self) -> impl Iterator<Item = (Handle, &V)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.entry.as_ref().map(|v| {
+                (
+                    Handle {
+                        slot: i as u32,
+                        generation: s.generation,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
     /// Inserts a value whose key is not present, at the back. The caller checks absence and
     /// capacity.
     pub(crate) fn push_back(&mut self, value: V) -> Handle {
