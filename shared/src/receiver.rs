@@ -51,7 +51,7 @@ impl Receiver {
         } else if let Some(clock) = event.clock {
             self.adjust(clock.as_f64());
         } else {
-            self.clock += 1;
+            self.clock = self.clock.saturating_add(1);
             event.clock = Some(Num::Int(self.clock));
         }
         if let (Some(here), Some(offset), Some(ts)) = (

@@ -216,3 +216,20 @@ fn strict_json_and_64_bit_numbers() {
         Num::Int(9_007_199_254_740_992)
     );
 }
+
+/// A worker's drift (receive time minus its timestamp, whole seconds) is computed in 64 bits and
+/// saturates where Python's integers would grow: absurd times from a hostile or broken sender
+/// never overflow (found by the property test: `-9e18` against `9e18`).
+#[test]
+fn drift_between_absurd_times_saturates() {
+    let mut s = State::default();
+    let hb = |ts: f64, lr: f64| {
+        json!({"type": "worker-heartbeat", "hostname": "w@h", "timestamp": ts,
+               "local_received": lr, "freq": 2.0, "clock": 1})
+    };
+    s.apply(&event(hb(-9e18, 9e18))).unwrap();
+    assert_eq!(s.worker("w@h").unwrap().drift, Some(i64::MAX));
+    s.apply(&event(hb(9.3e18, -9.3e18))).unwrap();
+    assert_eq!(s.worker("w@h").unwrap().drift, Some(i64::MAX));
+    assert_eq!(s.worker("w@h").unwrap().heartbeats.len(), 2);
+}

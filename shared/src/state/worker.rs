@@ -145,7 +145,10 @@ impl Worker {
         if !local_received.is_truthy() || !timestamp.is_truthy() {
             return;
         }
-        let drift = (trunc(local_received) - trunc(timestamp)).abs();
+        // Python's integers do not overflow; ours saturate (a drift past i64 is absurd anyway, and
+        // the figure is only shown): `abs_diff` cannot overflow where `(a - b).abs()` can.
+        let drift =
+            i64::try_from(trunc(local_received).abs_diff(trunc(timestamp))).unwrap_or(i64::MAX);
         if drift > DRIFT_MAX {
             self.drift = Some(self.drift.map_or(drift, |d| d.max(drift)));
         }
