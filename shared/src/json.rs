@@ -533,37 +533,33 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     pub(crate) fn member_value(&mut self) -> Result<JsonRef<'a>> {
         match self.b.get(self.i) {
-            Some(b'"') => {
-                let start = self.i + 1;
-                let end = self.scan_plain(start);
-                if self.b.get(end) == Some(&b'"') {
-                    self.i = end + 1;
-                    return Ok(JsonRef::Str(&self.s[start..end]));
-                }
-                self.value()
-            }
+            Some(b'"') => self.string_value(),
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => self.value(),
         }
+    }
+
+    /// A string value (the reader is at its opening quote): a plain one borrows from the input,
+    /// one with escapes is unescaped from where the scan stopped.
+    #[inline(always)]
+    fn string_value(&mut self) -> Result<JsonRef<'a>> {
+        let start = self.i + 1;
+        let end = self.scan_plain(start);
+        if self.b.get(end) == Some(&b'"') {
+            self.i = end + 1;
+            return Ok(JsonRef::Str(&self.s[start..end]));
+        }
+        self.i = start;
+        Ok(JsonRef::Escaped(
+            self.string_tail(start, end)?.into_boxed_str(),
+        ))
     }
 
     /// Reads any value; arrays and objects come back as their text.
     #[inline]
     pub(crate) fn value(&mut self) -> Result<JsonRef<'a>> {
         match self.peek() {
-            Some(b'"') => {
-                // `string` inlined by hand: a plain string becomes a `Str` directly.
-                let start = self.i + 1;
-                let end = self.scan_plain(start);
-                if self.b.get(end) == Some(&b'"') {
-                    self.i = end + 1;
-                    return Ok(JsonRef::Str(&self.s[start..end]));
-                }
-                self.i = start;
-                Ok(JsonRef::Escaped(
-                    self.string_tail(start, end)?.into_boxed_str(),
-                ))
-            }
+            Some(b'"') => self.string_value(),
             Some(b'[' | b'{') => {
                 let start = self.i;
                 self.skip(0)?;
