@@ -321,7 +321,7 @@ impl std::error::Error for DecodeError {}
 /// Decodes one message body: an object gives one element, an array one element per item, in
 /// order. The outer error is for a body that is not JSON at all, or JSON that is neither.
 pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event<'_>, DecodeError>>, DecodeError> {
-    let mut r = Reader::new(body).map_err(not_json)?;
+    let mut r = Reader::new(body);
     let items = match r.peek() {
         Some(b'{') => vec![event(&mut r).map_err(not_json)?],
         Some(b'[') => {
@@ -354,7 +354,7 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Event<'_>, DecodeError>>, D
 
 /// Decodes a single event (one JSON object), such as one line of an NDJSON recording.
 pub fn decode_event(text: &[u8]) -> Result<Event<'_>, DecodeError> {
-    let mut r = Reader::new(text).map_err(not_json)?;
+    let mut r = Reader::new(text);
     if r.peek() != Some(b'{') {
         let what = scalar_kind(r.peek());
         r.skip(0).map_err(not_json)?;

@@ -16,7 +16,9 @@ fn any_json() -> impl Strategy<Value = Json> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(Json::from),
-        "[a-z\\-<>\"\\\\\u{e9}\u{1F600}]{0,12}".prop_map(Json::from),
+        // Long enough to span the reader's 16-byte blocks, with multi-byte characters across
+        // their edges.
+        "[a-z\\-<>\"\\\\\u{e9}\u{1F600}]{0,40}".prop_map(Json::from),
         prop_oneof![
             Just("task-sent"),
             Just("task-started"),
@@ -47,7 +49,9 @@ fn any_json() -> impl Strategy<Value = Json> {
                         Just("state"),
                         Just("x")
                     ]
-                    .prop_map(str::to_owned),
+                    .prop_map(str::to_owned)
+                    .boxed()
+                    .prop_union("[a-z_\u{e9}\u{1F600}\"]{0,20}".boxed()),
                     inner
                 ),
                 0..10

@@ -1,0 +1,153 @@
+//! Where a run of plain string bytes ends, sixteen bytes at a time.
+//!
+//! Inside a JSON string the reader must stop at `"`, `\` and control bytes, and it must know
+//! whether the bytes before that stop include any at or above 0x80: only those (non-ASCII text)
+//! need a UTF-8 check, so an all-ASCII string is taken as text without one. On x86_64 one block
+//! is a handful of SSE2 instructions (SSE2 is part of every x86_64 CPU); elsewhere, wasm32 among
+//! them, the same answer comes from 64-bit word arithmetic.
+
+/// What a 16-byte block of string content starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Run {
+    /// How many bytes come before the first `"`, `\` or control byte (16: the block has none).
+    pub(super) plain: usize,
+    /// Whether any of those `plain` bytes is at or above 0x80.
+    pub(super) non_ascii: bool,
+}
+
+/// The plain run at the start of `block`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(super) fn run(block: &[u8; 16]) -> Run {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    #[allow(
+        unsafe_code,
+        reason = "SSE2 intrinsics: a third of the word arithmetic's instructions per block"
+    )]
+    // SAFETY: this function is only compiled where SSE2 is enabled (the `cfg` above), which is
+    // all the intrinsics require; the unaligned load reads exactly the 16 bytes of `block`.
+    let (special, high) = unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // A control byte (below 0x20) is one whose unsigned maximum with 0x1f is 0x1f.
+        let bound = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, bound), bound);
+        let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        (
+            _mm_movemask_epi8(special) as u32,
+            _mm_movemask_epi8(v) as u32,
+        )
+    };
+    let plain = (special | 1 << 16).trailing_zeros();
+    Run {
+        plain: plain as usize,
+        non_ascii: high & ((1 << plain) - 1) != 0,
+    }
+}
+
+/// The plain run at the start of `block`.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+pub(super) fn run(block: &[u8; 16]) -> Run {
+    words::run(block)
+}
+
+/// The same answer from two 64-bit words, for targets without SSE2.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+mod words {
+    use super::Run;
+
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+
+    /// The high bit of each byte of `w` (little-endian) that may be a `"`, `\` or control byte;
+    /// the lowest marked byte is always one (borrows can only mark bytes *above* a real match).
+    #[inline(always)]
+    fn special_bytes(w: u64) -> u64 {
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        ((quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI
+    }
+
+    /// The bytes of `w` below byte `n` (all of them from 8 on).
+    #[inline(always)]
+    fn below(w: u64, n: u32) -> u64 {
+        if n >= 8 { w } else { w & ((1 << (8 * n)) - 1) }
+    }
+
+    #[inline(always)]
+    pub(super) fn run(block: &[u8; 16]) -> Run {
+        let lo = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
+        let (s_lo, s_hi) = (special_bytes(lo), special_bytes(hi));
+        let plain = if s_lo != 0 {
+            s_lo.trailing_zeros() / 8
+        } else if s_hi != 0 {
+            8 + s_hi.trailing_zeros() / 8
+        } else {
+            16
+        };
+        let high = below(lo, plain) | below(hi, plain.saturating_sub(8));
+        Run {
+            plain: plain as usize,
+            non_ascii: high & HI != 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain run, one byte at a time.
+    fn reference(block: &[u8; 16]) -> Run {
+        let plain = block
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(16);
+        Run {
+            plain,
+            non_ascii: block[..plain].iter().any(|&c| c >= 0x80),
+        }
+    }
+
+    /// Both implementations agree with the byte loop on blocks built from the bytes that matter
+    /// (each special, its neighbours, both sides of 0x80) and on random ones.
+    #[test]
+    fn both_ways_agree_with_a_byte_loop() {
+        const EDGES: [u8; 14] = [
+            0x00, 0x1f, 0x20, b'!', b'"', b'#', b'[', b'\\', b']', b'a', 0x7f, 0x80, 0xc3, 0xff,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200_000 {
+            let mut block = [0u8; 16];
+            for b in &mut block {
+                let r = next();
+                *b = if round % 2 == 0 {
+                    EDGES[(r % EDGES.len() as u64) as usize]
+                } else if r % 8 == 0 {
+                    // Mostly plain text with a rare special, as in real strings.
+                    EDGES[((r >> 8) % EDGES.len() as u64) as usize]
+                } else {
+                    b'a' + ((r >> 8) % 26) as u8
+                };
+            }
+            let want = reference(&block);
+            assert_eq!(run(&block), want, "{block:?}");
+            assert_eq!(words::run(&block), want, "{block:?}");
+        }
+    }
+}
