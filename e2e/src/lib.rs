@@ -176,6 +176,16 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free port and a fresh headless Chromium profile.
     pub async fn start() -> Result<Browser> {
+        Browser::launch(false).await
+    }
+
+    /// [`Browser::start`], with Chromium's timeline tracing on: [`Browser::timeline`] then tells
+    /// where the page's main thread spent its time.
+    pub async fn start_traced() -> Result<Browser> {
+        Browser::launch(true).await
+    }
+
+    async fn launch(traced: bool) -> Result<Browser> {
         let port = free_port()?;
         let mut cmd = Command::new("chromedriver");
         cmd.arg(format!("--port={port}"))
@@ -198,9 +208,17 @@ impl Browser {
             "--window-size=1280,900",
             &format!("--user-data-dir={}", profile.0.display()),
         ];
-        let caps = serde_json::json!({
+        let mut caps = serde_json::json!({
             "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
         });
+        if traced {
+            caps["goog:loggingPrefs"] = serde_json::json!({ "performance": "ALL" });
+            caps["goog:chromeOptions"]["perfLoggingPrefs"] = serde_json::json!({
+                "enableNetwork": false,
+                "enablePage": false,
+                "traceCategories": "devtools.timeline,blink.user_timing"
+            });
+        }
         let serde_json::Value::Object(caps) = caps else {
             unreachable!("a JSON object literal")
         };
@@ -266,12 +284,83 @@ impl Browser {
     /// Runs `source` in every page this session loads, before the page's own scripts (Chrome
     /// DevTools' `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
     pub async fn on_new_document(&self, source: &str) -> Result<()> {
-        let cmd = Cdp {
-            cmd: "Page.addScriptToEvaluateOnNewDocument",
-            params: serde_json::json!({ "source": source }),
-        };
-        self.client.issue_cmd(cmd).await.context("CDP command")?;
-        Ok(())
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": source }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Sends a Chrome DevTools command (through chromedriver) and returns its result.
+    pub async fn cdp(
+        &self,
+        cmd: &'static str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .with_context(|| format!("CDP {cmd}"))
+    }
+
+    /// Where the page's main thread spent its time between two `performance.mark`s the page made
+    /// (`from`, `to`), from the timeline trace (needs [`Browser::start_traced`]; read once, at the
+    /// end). For each kind of work (`Layout`, `FunctionCall`, `Paint`...) its total in ms and how
+    /// many times it ran, nested kinds counted inside their parents too; largest first.
+    pub async fn timeline(&self, from: &str, to: &str) -> Result<Vec<(String, f64, usize)>> {
+        let logs = self
+            .client
+            .issue_cmd(PerformanceLog)
+            .await
+            .context("performance log")?;
+        let mut main_thread = None;
+        let (mut start, mut end) = (None, None);
+        // (kind, process, thread, start in µs, duration in µs)
+        let mut spans = Vec::new();
+        for entry in logs.as_array().context("log entries")? {
+            let Some(text) = entry["message"].as_str() else {
+                continue;
+            };
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(text) else {
+                continue;
+            };
+            if message["message"]["method"] != "Tracing.dataCollected" {
+                continue;
+            }
+            let e = &message["message"]["params"];
+            let thread = (e["pid"].to_string(), e["tid"].to_string());
+            let ts = e["ts"].as_f64().unwrap_or(0.0);
+            match (e["name"].as_str(), e["ph"].as_str()) {
+                (Some("thread_name"), _) if e["args"]["name"] == "CrRendererMain" => {
+                    main_thread = Some(thread)
+                }
+                (Some(name), _) if name == from => start = Some(ts),
+                (Some(name), _) if name == to => end = Some(ts),
+                (Some(name), Some("X")) => spans.push((
+                    name.to_owned(),
+                    thread,
+                    ts,
+                    e["dur"].as_f64().unwrap_or(0.0),
+                )),
+                _ => {}
+            }
+        }
+        let main_thread = main_thread.context("no renderer main thread in the trace")?;
+        let (start, end) = start
+            .zip(end)
+            .with_context(|| format!("marks {from} and {to} not in the trace"))?;
+        let mut totals = std::collections::HashMap::<String, (f64, usize)>::new();
+        for (name, thread, ts, dur) in spans {
+            if thread == main_thread && ts >= start && ts < end {
+                let t = totals.entry(name).or_default();
+                *t = (t.0 + dur / 1000.0, t.1 + 1);
+            }
+        }
+        let mut out: Vec<(String, f64, usize)> =
+            totals.into_iter().map(|(k, (ms, n))| (k, ms, n)).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(out)
     }
 
     /// Saves a screenshot (PNG) under `target/e2e/<name>.png`: a test artifact.
@@ -311,6 +400,28 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// chromedriver's performance log (the timeline trace when tracing is on), drained.
+#[derive(Debug)]
+struct PerformanceLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "type": "performance" });
         (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -188,8 +188,9 @@ async fn main() -> Result<()> {
     report["memory_after_ingest"] = memory(&browser).await?;
     browser.close().await?;
 
-    // 3. Frames while the app ingests live from a relay: burst, then paced.
-    let browser = Browser::start().await?;
+    // 3. Frames while the app ingests live from a relay: burst, then paced. Traced, to tell where
+    // the main thread's time goes.
+    let browser = Browser::start_traced().await?;
     let (_live, live) = relay(&[
         "--replay",
         file.to_str().context("utf-8 path")?,
@@ -220,20 +221,54 @@ async fn main() -> Result<()> {
     }
     report["catch_up_s"] = json!(started.elapsed().as_secs_f64());
     let before = page_events(&browser).await?;
+    // Where the time went: the page's main thread (Chromium's own accounting) and the machine.
+    browser.cdp("Performance.enable", json!({})).await?;
+    let main_before = main_thread(&browser).await?;
+    let cpu_before = cpu_ticks()?;
     let frames = js_async(
         &browser,
         &format!(
             "const done = arguments[arguments.length - 1];\
              const until = performance.now() + {};\
-             const gaps = []; let last = null;\
+             const gaps = []; let last = null; performance.mark('stalk:frames-start');\
              function tick(t) {{ if (last !== null) gaps.push(t - last); last = t;\
-               if (t < until) requestAnimationFrame(tick); else done(gaps); }}\
+               if (t < until) requestAnimationFrame(tick);\
+               else {{ performance.mark('stalk:frames-end'); done(gaps); }} }}\
              requestAnimationFrame(tick);",
             o.seconds * 1000.0
         ),
     )
     .await?;
+    let cpu_after = cpu_ticks()?;
+    let timeline = browser
+        .timeline("stalk:frames-start", "stalk:frames-end")
+        .await?;
+    let main_after = main_thread(&browser).await?;
     let after = page_events(&browser).await?;
+    let window_s = o.seconds;
+    let main: serde_json::Map<String, Json> = main_after
+        .iter()
+        .map(|(name, s)| {
+            let busy = s - main_before.get(name).copied().unwrap_or(0.0);
+            (
+                format!("{name}_ms_per_s"),
+                json!((busy * 1000.0 / window_s * 10.0).round() / 10.0),
+            )
+        })
+        .collect();
+    report["main_thread"] = Json::Object(main);
+    // The largest kinds of work, in ms per second of the window, and how often they ran.
+    report["main_thread_trace"] = timeline
+        .iter()
+        .take(12)
+        .map(|(kind, ms, n)| json!([kind, (ms / window_s * 10.0).round() / 10.0, n]))
+        .collect();
+    let share = |i: usize| {
+        let total = cpu_after[2].saturating_sub(cpu_before[2]).max(1);
+        (cpu_after[i].saturating_sub(cpu_before[i]) as f64 / total as f64 * 1000.0).round() / 1000.0
+    };
+    // Both cores: 1.0 means both were busy the whole time.
+    report["machine_cpu"] = json!({ "busy": share(0), "stolen": share(1) });
     let mut gaps: Vec<f64> = frames
         .as_array()
         .context("frame intervals")?
@@ -285,4 +320,43 @@ async fn main() -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// The page main thread's busy time so far, in seconds, by kind (Chromium's `Performance` metrics:
+/// all tasks, script, style and layout).
+async fn main_thread(browser: &Browser) -> Result<std::collections::BTreeMap<&'static str, f64>> {
+    let m = browser.cdp("Performance.getMetrics", json!({})).await?;
+    let metrics = m["metrics"].as_array().context("Performance.getMetrics")?;
+    let mut out = std::collections::BTreeMap::new();
+    for name in [
+        "TaskDuration",
+        "ScriptDuration",
+        "RecalcStyleDuration",
+        "LayoutDuration",
+    ] {
+        let v = metrics
+            .iter()
+            .find(|x| x["name"] == name)
+            .and_then(|x| x["value"].as_f64())
+            .with_context(|| format!("metric {name}"))?;
+        out.insert(name, v);
+    }
+    Ok(out)
+}
+
+/// The machine's CPU time so far, all cores, in clock ticks from `/proc/stat`: (busy, stolen by the
+/// hypervisor, total).
+fn cpu_ticks() -> Result<[u64; 3]> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().context("/proc/stat is empty")?;
+    // user nice system idle iowait irq softirq steal
+    let t: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|t| t.parse().context("/proc/stat"))
+        .collect::<Result<_>>()?;
+    let total: u64 = t.iter().sum();
+    let (idle, steal) = (t[3] + t[4], t[7]);
+    Ok([total - idle - steal, steal, total])
 }
