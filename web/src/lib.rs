@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod bench;
 pub mod events;
 pub mod format;
+pub mod held;
 pub mod keymap;
 pub mod model;
 pub mod offline;

@@ -5,6 +5,7 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::held::use_held;
 use super::scroll::use_scroll_box;
 use super::store::Ctx;
 use crate::events::{EventFilter, EventRow, RowKind};
@@ -14,6 +15,10 @@ use crate::window::window;
 
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
+
+/// While events stream in, the rows are redrawn at most this often, seconds; a change of filter,
+/// pause or scroll redraws them at once.
+const REDRAW_EVERY: f64 = 0.25;
 
 /// States offered by the state filter: the tasks' and the workers'.
 fn states() -> impl Iterator<Item = &'static str> {
@@ -56,8 +61,17 @@ pub(crate) fn Events() -> Html {
         })
     };
 
-    let selected = log.select(&filter, *paused);
-    let w = window(selected.len(), ROW_PX, view.1, view.0);
+    // Drawn at most every REDRAW_EVERY while events stream in (see `crate::held`): the number
+    // shown, the window and its rows.
+    let (shown, w, rows) = use_held(((*filter).clone(), *paused, view), REDRAW_EVERY, || {
+        let selected = log.select(&filter, *paused);
+        let w = window(selected.len(), ROW_PX, view.1, view.0);
+        let rows: Vec<EventRow> = selected[w.offset..w.offset + w.limit]
+            .iter()
+            .filter_map(|&i| log.get(i).cloned())
+            .collect();
+        (selected.len(), w, rows)
+    });
     let held_back = paused.map_or(0, |p| model.last_seq.saturating_sub(p));
     let mut types: Vec<String> = ["task-*", "worker-*"].map(str::to_owned).to_vec();
     types.extend(log.types().iter().map(|t| t.to_string()));
@@ -86,7 +100,7 @@ pub(crate) fn Events() -> Html {
                     { if paused.is_some() { "Resume" } else { "Pause" } }
                 </button>
                 <span class="muted" data-testid="event-count">
-                    { format!("{} shown · {} kept (last {}) · {} older let go", selected.len(), log.len(),
+                    { format!("{shown} shown · {} kept (last {}) · {} older let go", log.len(),
                         log.capacity(), log.dropped()) }
                     if held_back > 0 { { format!(" · {held_back} new while paused") } }
                 </span>
@@ -103,8 +117,7 @@ pub(crate) fn Events() -> Html {
                         </tr></thead>
                         <tbody>
                             <tr class="pad" style={format!("height:{}px", w.pad_top)}></tr>
-                            { for selected[w.offset..w.offset + w.limit].iter()
-                                .filter_map(|&i| log.get(i)).map(row) }
+                            { for rows.iter().map(row) }
                             <tr class="pad" style={format!("height:{}px", w.pad_bottom)}></tr>
                         </tbody>
                     </table>
@@ -136,7 +149,7 @@ fn row(r: &EventRow) -> Html {
         _ => html! { <span class="mono">{ r.uuid.to_string() }</span> },
     };
     html! {
-        <tr key={r.seq} class={classes!("event", r.kind.as_str())} data-testid="event-row"
+        <tr class={classes!("event", r.kind.as_str())} data-testid="event-row"
             data-seq={r.seq.to_string()} data-type={r.type_name.to_string()} data-kind={r.kind.as_str()}
             data-task-id={r.uuid.to_string()} data-state={r.state.to_string()}>
             <td class="mono">{ format::time(r.timestamp) }</td>

@@ -7,6 +7,7 @@ mod connection;
 mod dashboard;
 mod events;
 mod files;
+mod held;
 mod indicator;
 mod keys;
 mod nav;

@@ -5,6 +5,7 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::held::use_held;
 use super::scroll::use_scroll_box;
 use super::store::Ctx;
 use crate::route::Route;
@@ -14,6 +15,10 @@ use crate::window::window;
 
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
+
+/// While tasks stream in, the rows are redrawn at most this often, seconds (see
+/// [`crate::held`]); a change of filter, order or scroll redraws them at once.
+const REDRAW_EVERY: f64 = 0.25;
 
 /// Properties of [`Tasks`].
 #[derive(Properties, PartialEq)]
@@ -45,8 +50,13 @@ pub(crate) fn Tasks(props: &TasksProps) -> Html {
     }
     let model = ctx.store.model.borrow();
     let total = model.query.len();
-    let w = window(total, ROW_PX, view.1, view.0);
-    let rows = vm::task_rows(&model.state, &model.query.window(w.offset, w.limit));
+    let (w, rows) = use_held((q.clone(), view), REDRAW_EVERY, || {
+        let w = window(total, ROW_PX, view.1, view.0);
+        (
+            w,
+            vm::task_rows(&model.state, &model.query.window(w.offset, w.limit)),
+        )
+    });
 
     let select = |set: fn(&mut TableQuery, String)| {
         let q = q.clone();
@@ -147,7 +157,7 @@ pub(crate) fn Tasks(props: &TasksProps) -> Html {
 
 fn row(r: TaskRow) -> Html {
     html! {
-        <tr key={r.uuid.clone()} class="task" data-testid="task-row"
+        <tr class="task" data-testid="task-row"
             data-task-id={r.uuid.clone()} data-state={r.state.clone()}>
             <td><span class={classes!("state", r.state.clone())}>{ r.state.clone() }</span></td>
             <td>{ r.name }</td>
