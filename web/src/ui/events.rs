@@ -16,10 +16,6 @@ use crate::window::window;
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
 
-/// While events stream in, the rows are redrawn at most this often, seconds; a change of filter,
-/// pause or scroll redraws them at once.
-const REDRAW_EVERY: f64 = 0.25;
-
 /// States offered by the state filter: the tasks' and the workers'.
 fn states() -> impl Iterator<Item = &'static str> {
     crate::table::STATES.into_iter().chain(["ALIVE", "OFFLINE"])
@@ -61,9 +57,9 @@ pub(crate) fn Events() -> Html {
         })
     };
 
-    // Drawn at most every REDRAW_EVERY while events stream in (see `crate::held`): the number
-    // shown, the window and its rows.
-    let (shown, w, rows) = use_held(((*filter).clone(), *paused, view), REDRAW_EVERY, || {
+    // Drawn at most every 250 ms while events stream in (see `crate::held`): the number shown,
+    // the window and its rows.
+    let (shown, w, rows) = use_held(((*filter).clone(), *paused, view), || {
         let selected = log.select(&filter, *paused);
         let w = window(selected.len(), ROW_PX, view.1, view.0);
         let rows: Vec<EventRow> = selected[w.offset..w.offset + w.limit]

@@ -16,10 +16,6 @@ use crate::window::window;
 /// Height of one row, px (the stylesheet fixes it too).
 const ROW_PX: u32 = 28;
 
-/// While tasks stream in, the rows are redrawn at most this often, seconds (see
-/// [`crate::held`]); a change of filter, order or scroll redraws them at once.
-const REDRAW_EVERY: f64 = 0.25;
-
 /// Properties of [`Tasks`].
 #[derive(Properties, PartialEq)]
 pub(crate) struct TasksProps {
@@ -50,7 +46,9 @@ pub(crate) fn Tasks(props: &TasksProps) -> Html {
     }
     let model = ctx.store.model.borrow();
     let total = model.query.len();
-    let (w, rows) = use_held((q.clone(), view), REDRAW_EVERY, || {
+    // The rows: at most every 250 ms while tasks stream in (see `crate::held`), at once when the
+    // query or the scroll position changes.
+    let (w, rows) = use_held((q.clone(), view), || {
         let w = window(total, ROW_PX, view.1, view.0);
         (
             w,
