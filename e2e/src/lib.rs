@@ -299,7 +299,10 @@ impl Browser {
         params: serde_json::Value,
     ) -> Result<serde_json::Value> {
         self.client
-            .issue_cmd(Cdp { cmd, params })
+            .issue_cmd(Extension {
+                path: "goog/cdp/execute",
+                body: serde_json::json!({ "cmd": cmd, "params": params }),
+            })
             .await
             .with_context(|| format!("CDP {cmd}"))
     }
@@ -311,7 +314,10 @@ impl Browser {
     pub async fn timeline(&self, from: &str, to: &str) -> Result<Vec<(String, f64, usize)>> {
         let logs = self
             .client
-            .issue_cmd(PerformanceLog)
+            .issue_cmd(Extension {
+                path: "se/log",
+                body: serde_json::json!({ "type": "performance" }),
+            })
             .await
             .context("performance log")?;
         let mut main_thread = None;
@@ -379,50 +385,29 @@ impl Browser {
     }
 }
 
-/// A Chrome DevTools command sent through chromedriver's `goog/cdp/execute` extension.
+/// A command of chromedriver's own (beyond WebDriver): `POST session/<id>/<path>` with a JSON
+/// body. `goog/cdp/execute` sends a Chrome DevTools command; `se/log` drains a log.
 #[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: serde_json::Value,
+struct Extension {
+    path: &'static str,
+    body: serde_json::Value,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+impl fantoccini::wd::WebDriverCompatibleCommand for Extension {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// chromedriver's performance log (the timeline trace when tracing is on), drained.
-#[derive(Debug)]
-struct PerformanceLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for PerformanceLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = serde_json::json!({ "type": "performance" });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
