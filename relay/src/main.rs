@@ -74,11 +74,14 @@ async fn main() -> anyhow::Result<()> {
         } else {
             Zone::Local
         };
-        tokio::spawn(print_events(
-            hub.clone(),
-            Printer::new(format, zone, stalk_state::Limits::default()),
-            stop.clone(),
-        ))
+        // The State is single-threaded (`Rc`, not `Arc`: see ARCHITECTURE.md), so the printer
+        // lives on a thread of its own. Writing to a terminal blocks anyway.
+        let (hub, stop) = (hub.clone(), stop.clone());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let printer = Printer::new(format, zone, stalk_state::Limits::default());
+            runtime.block_on(print_events(hub, printer, stop));
+        })
     });
 
     if config.no_serve {

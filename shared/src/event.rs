@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::json::{JsonRef, Reader, SyntaxError, key_word};
 use crate::value::Num;
@@ -35,7 +35,7 @@ pub enum TaskSubject {
     Rejected,
     /// Any other `task-<x>` (custom events such as `task-progress`, and `task-cancelled`): the task's
     /// state becomes `X` upper-cased, as in Python.
-    Custom(Arc<str>),
+    Custom(Rc<str>),
 }
 
 impl TaskSubject {
@@ -49,7 +49,7 @@ impl TaskSubject {
             "retried" => TaskSubject::Retried,
             "revoked" => TaskSubject::Revoked,
             "rejected" => TaskSubject::Rejected,
-            other => TaskSubject::Custom(Arc::from(other)),
+            other => TaskSubject::Custom(Rc::from(other)),
         }
     }
 }
@@ -64,7 +64,7 @@ pub enum WorkerSubject {
     /// `worker-offline`.
     Offline,
     /// Anything else (`worker-elect`, ...): still updates the worker, as in Python.
-    Other(Arc<str>),
+    Other(Rc<str>),
 }
 
 /// The event's group and subject, from its `type` (`group, _, subject = type.partition('-')`).
@@ -95,7 +95,7 @@ impl EventKind {
                 "online" => WorkerSubject::Online,
                 "heartbeat" => WorkerSubject::Heartbeat,
                 "offline" => WorkerSubject::Offline,
-                other => WorkerSubject::Other(Arc::from(other)),
+                other => WorkerSubject::Other(Rc::from(other)),
             }),
             _ => EventKind::Other,
         }

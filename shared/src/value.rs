@@ -2,14 +2,14 @@
 //!
 //! Celery event fields are copied onto tasks and workers verbatim, so the State must keep each value
 //! with the JSON type it arrived with (an int stays an int, `1.0` stays a float). Scalars are stored
-//! inline; strings are shared (`Arc<str>`, so repeated task names cost one allocation); arrays,
+//! inline; strings are shared (`Rc<str>`, so repeated task names cost one allocation); arrays,
 //! objects and numbers that fit neither `i64` nor `f64` exactly are kept as their JSON text. Long
 //! strings (tracebacks, big arguments) may be kept LZ4-compressed ([`Value::Packed`]): they are
 //! rarely read and often most of a task's memory.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
@@ -80,11 +80,11 @@ pub enum Value {
     /// A float (or an integer too large for `i64`, as JSON parsers commonly read it).
     Float(f64),
     /// A string.
-    Str(Arc<str>),
+    Str(Rc<str>),
     /// An array or object, kept as JSON text (events carry few: `loadavg`, custom fields).
-    Json(Arc<str>),
+    Json(Rc<str>),
     /// A long string, LZ4-compressed (size-prefixed block). Read it with [`Value::text`].
-    Packed(Arc<[u8]>),
+    Packed(Rc<[u8]>),
 }
 
 impl Value {
@@ -110,9 +110,9 @@ impl Value {
     pub fn packed_or_plain(s: &str) -> Value {
         let packed = lz4_flex::block::compress_prepend_size(s.as_bytes());
         if packed.len() * 4 <= s.len() * 3 {
-            Value::Packed(Arc::from(packed))
+            Value::Packed(Rc::from(packed))
         } else {
-            Value::Str(Arc::from(s))
+            Value::Str(Rc::from(s))
         }
     }
 
@@ -234,18 +234,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Float(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(Arc::from(v)))
+        Ok(Value::Str(Rc::from(v)))
     }
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(Arc::from(v)))
+        Ok(Value::Str(Rc::from(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
         let v: serde_json::Value = Deserialize::deserialize(SeqAccessDeserializer::new(seq))?;
-        Ok(Value::Json(Arc::from(v.to_string())))
+        Ok(Value::Json(Rc::from(v.to_string())))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
         let v: serde_json::Value = Deserialize::deserialize(MapAccessDeserializer::new(map))?;
-        Ok(Value::Json(Arc::from(v.to_string())))
+        Ok(Value::Json(Rc::from(v.to_string())))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rustc_hash::FxHashSet;
 
@@ -26,9 +26,9 @@ pub struct TreeRow {
 /// root whose parent is not reachable, each with its own subtree. Cycles (a retried task is its own
 /// child, see the spec) are cut: each task appears once. Cost: the size of the workflow.
 pub fn tree(state: &State, uuid: &str) -> Vec<TreeRow> {
-    let root_id: Arc<str> = match state.task(uuid) {
-        Some(t) => Arc::from(t.root_id().unwrap_or(uuid)),
-        None => Arc::from(uuid),
+    let root_id: Rc<str> = match state.task(uuid) {
+        Some(t) => Rc::from(t.root_id().unwrap_or(uuid)),
+        None => Rc::from(uuid),
     };
     let mut rows = Vec::new();
     let mut seen = FxHashSet::default();
@@ -217,7 +217,7 @@ pub enum SortKey {
 enum Position {
     Missing,
     Num(f64),
-    Text(Arc<str>),
+    Text(Rc<str>),
 }
 
 impl Position {

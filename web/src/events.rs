@@ -6,7 +6,7 @@
 //! events of groups the State does not know, get a row too: nothing disappears silently.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use stalk_state::{Applied, Event, State};
 
@@ -52,16 +52,16 @@ pub struct EventRow {
     /// Task, worker, other or invalid.
     pub kind: RowKind,
     /// The event type as sent (`task-received`); `invalid` for undecodable events.
-    pub type_name: Arc<str>,
+    pub type_name: Rc<str>,
     /// The task id (task events), empty otherwise.
-    pub uuid: Arc<str>,
+    pub uuid: Rc<str>,
     /// The task's name as merged so far (`-` when unknown), or the worker's hostname.
-    pub name: Arc<str>,
+    pub name: Rc<str>,
     /// The task's state after this event (`RECEIVED`); `ALIVE` / `OFFLINE` for workers; the
     /// decode error's reason for invalid rows; `-` otherwise.
-    pub state: Arc<str>,
+    pub state: Rc<str>,
     /// The sender (`hostname` of the event).
-    pub sender: Arc<str>,
+    pub sender: Rc<str>,
     /// The event's `timestamp` (sender's clock), unix seconds.
     pub timestamp: Option<f64>,
     /// A short note: the decode error and the start of the raw text for invalid rows, `active=N`
@@ -79,7 +79,7 @@ pub struct EventLog {
     capacity: usize,
     dropped: u64,
     /// Event types seen since the page loaded (at most [`MAX_TYPES`]), for the type filter.
-    types: BTreeSet<Arc<str>>,
+    types: BTreeSet<Rc<str>>,
     /// Interned strings shared by many rows (type names, task names, states, senders).
     words: Words,
 }
@@ -151,7 +151,7 @@ impl EventLog {
                     seq,
                     kind: RowKind::Task,
                     type_name,
-                    uuid: task.map_or_else(|| Arc::from(""), |t| Arc::clone(&t.uuid)),
+                    uuid: task.map_or_else(|| Rc::from(""), |t| Rc::clone(&t.uuid)),
                     name: self.words.get(name),
                     state: self.words.get(merged),
                     sender,
@@ -170,8 +170,8 @@ impl EventLog {
                     seq,
                     kind: RowKind::Worker,
                     type_name,
-                    uuid: Arc::from(""),
-                    name: Arc::clone(hostname),
+                    uuid: Rc::from(""),
+                    name: Rc::clone(hostname),
                     state: self.words.get(if alive { "ALIVE" } else { "OFFLINE" }),
                     sender,
                     timestamp,
@@ -183,7 +183,7 @@ impl EventLog {
                 seq,
                 kind: RowKind::Other,
                 type_name,
-                uuid: Arc::from(event.uuid.as_deref().unwrap_or("")),
+                uuid: Rc::from(event.uuid.as_deref().unwrap_or("")),
                 name: self.words.get("-"),
                 state: self.words.get("-"),
                 sender,
@@ -206,7 +206,7 @@ impl EventLog {
             seq,
             kind: RowKind::Invalid,
             type_name: self.words.get("invalid"),
-            uuid: Arc::from(""),
+            uuid: Rc::from(""),
             name: self.words.get("-"),
             state: self.words.get(reason),
             sender: self.words.get("-"),
@@ -219,7 +219,7 @@ impl EventLog {
 
     fn push(&mut self, row: EventRow) {
         if self.types.len() < MAX_TYPES && !self.types.contains(&row.type_name) {
-            self.types.insert(Arc::clone(&row.type_name));
+            self.types.insert(Rc::clone(&row.type_name));
         }
         if self.rows.len() == self.capacity {
             self.rows.pop_front();
@@ -266,7 +266,7 @@ impl EventLog {
 
     /// The event types seen since the page loaded, sorted (choices for the type filter; kept as
     /// rows arrive, so drawing the page does not scan the log).
-    pub fn types(&self) -> &BTreeSet<Arc<str>> {
+    pub fn types(&self) -> &BTreeSet<Rc<str>> {
         &self.types
     }
 }
@@ -305,19 +305,19 @@ impl EventFilter {
 /// only slow lookups within the bound of [`Words::MAX`] entries.
 #[derive(Clone, Debug, Default)]
 struct Words {
-    known: rustc_hash::FxHashMap<Arc<str>, ()>,
+    known: rustc_hash::FxHashMap<Rc<str>, ()>,
 }
 
 impl Words {
     const MAX: usize = 4096;
 
-    fn get(&mut self, s: &str) -> Arc<str> {
+    fn get(&mut self, s: &str) -> Rc<str> {
         if let Some((k, _)) = self.known.get_key_value(s) {
-            return Arc::clone(k);
+            return Rc::clone(k);
         }
-        let k: Arc<str> = Arc::from(s);
+        let k: Rc<str> = Rc::from(s);
         if self.known.len() < Self::MAX {
-            self.known.insert(Arc::clone(&k), ());
+            self.known.insert(Rc::clone(&k), ());
         }
         k
     }

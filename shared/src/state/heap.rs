@@ -14,7 +14,7 @@
 //! entry has left (see [`TimeHeap::unsorted`]).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
@@ -43,7 +43,7 @@ pub(crate) struct Entry {
 #[derive(Debug, Default)]
 struct Origins {
     /// Each name with its reference count and [`order_prefix`].
-    names: Vec<(Arc<str>, u32, u64)>,
+    names: Vec<(Rc<str>, u32, u64)>,
     index: FxHashMap<usize, u32>,
     free: Vec<u32>,
 }
@@ -59,12 +59,12 @@ fn order_prefix(name: &str) -> u64 {
 }
 
 /// The address of a name's allocation, as its key in [`Origins::index`].
-fn address(name: &Arc<str>) -> usize {
-    Arc::as_ptr(name).cast::<u8>() as usize
+fn address(name: &Rc<str>) -> usize {
+    Rc::as_ptr(name).cast::<u8>() as usize
 }
 
 impl Origins {
-    fn acquire(&mut self, name: &Arc<str>) -> u32 {
+    fn acquire(&mut self, name: &Rc<str>) -> u32 {
         if let Some(&id) = self.index.get(&address(name)) {
             self.names[id as usize].1 += 1;
             return id;
@@ -88,7 +88,7 @@ impl Origins {
         *refs -= 1;
         if *refs == 0 {
             self.index.remove(&address(name));
-            *name = Arc::from("");
+            *name = Rc::from("");
             self.free.push(id);
         }
     }
@@ -149,7 +149,7 @@ impl TimeHeap {
     }
 
     /// Python's insert: the length is read before the pop, as in `State._event`.
-    pub(crate) fn push(&mut self, clock: f64, timestamp: f64, origin: &Arc<str>, task: Handle) {
+    pub(crate) fn push(&mut self, clock: f64, timestamp: f64, origin: &Rc<str>, task: Handle) {
         let heaps = self.entries.len();
         if heaps + 1 > self.max {
             if let Some(gone) = self.entries.pop_front() {
@@ -251,10 +251,10 @@ mod tests {
 
     #[test]
     fn clocks_first_then_origin_then_timestamps_and_bounded() {
-        let mut m: OrderedMap<Arc<str>> = OrderedMap::default();
-        let h = m.push_back(Arc::<str>::from("t"));
+        let mut m: OrderedMap<Rc<str>> = OrderedMap::default();
+        let h = m.push_back(Rc::<str>::from("t"));
         let mut heap = TimeHeap::new(4);
-        let (a, b, c, z): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) =
+        let (a, b, c, z): (Rc<str>, Rc<str>, Rc<str>, Rc<str>) =
             ("a".into(), "b".into(), "c".into(), "z".into());
         heap.push(5.0, 1.0, &b, h);
         heap.push(3.0, 9.0, &a, h);
@@ -284,9 +284,9 @@ mod tests {
     /// checked after every push against a plain port of Python's operations.
     #[test]
     fn gallop_matches_python_insort_step_by_step() {
-        let mut m: OrderedMap<Arc<str>> = OrderedMap::default();
-        let h = m.push_back(Arc::<str>::from("t"));
-        let names: Vec<Arc<str>> = [
+        let mut m: OrderedMap<Rc<str>> = OrderedMap::default();
+        let h = m.push_back(Rc::<str>::from("t"));
+        let names: Vec<Rc<str>> = [
             "w1",
             "w2",
             "client",
@@ -297,7 +297,7 @@ mod tests {
             "celery@w\0",
         ]
         .into_iter()
-        .map(Arc::from)
+        .map(Rc::from)
         .collect();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move |n: u64| {

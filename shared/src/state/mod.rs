@@ -21,7 +21,7 @@ mod strings;
 mod task;
 mod worker;
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -78,7 +78,7 @@ pub struct Evicted {
     /// Its (now dead) handle.
     pub handle: Handle,
     /// Its id.
-    pub uuid: Arc<str>,
+    pub uuid: Rc<str>,
 }
 
 /// What one [`State::apply`] changed, so a UI can update only that.
@@ -97,11 +97,11 @@ pub enum Applied {
     /// was stored, as in Python).
     Worker {
         /// Its hostname.
-        hostname: Arc<str>,
+        hostname: Rc<str>,
         /// `true` when this event created it.
         created: bool,
         /// The worker evicted to make room for it, if any.
-        evicted: Option<Arc<str>>,
+        evicted: Option<Rc<str>>,
     },
     /// An event of another group: counted, nothing else.
     Ignored,
@@ -113,9 +113,9 @@ pub struct Counts {
     /// Tasks in memory by state.
     pub by_state: FxHashMap<TaskState, usize>,
     /// Tasks in memory by (string) name.
-    pub by_name: FxHashMap<Arc<str>, usize>,
+    pub by_name: FxHashMap<Rc<str>, usize>,
     /// Tasks in memory by worker hostname.
-    pub by_worker: FxHashMap<Arc<str>, usize>,
+    pub by_worker: FxHashMap<Rc<str>, usize>,
 }
 
 impl Counts {
@@ -175,9 +175,9 @@ fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut FxHashMap<K, usize>, key: &K,
 #[derive(Clone, Debug, PartialEq)]
 struct TaskKey {
     state: TaskState,
-    name: Option<Arc<str>>,
-    worker: Option<Arc<str>>,
-    root: Option<Arc<str>>,
+    name: Option<Rc<str>>,
+    worker: Option<Rc<str>>,
+    root: Option<Rc<str>>,
 }
 
 impl TaskKey {
@@ -193,7 +193,7 @@ impl TaskKey {
 
 /// The root a task is indexed under. A task that is its own root needs no index entry: trees
 /// start from the root itself.
-fn root_key(t: &Task) -> Option<Arc<str>> {
+fn root_key(t: &Task) -> Option<Rc<str>> {
     shared_str(&t.info.root_id).filter(|r| !r.is_empty() && *r != t.uuid)
 }
 
@@ -202,9 +202,9 @@ fn root_key(t: &Task) -> Option<Arc<str>> {
 /// carry no `name` or `root_id` and come from the task's current worker.
 struct Before {
     state: TaskState,
-    name: Option<Option<Arc<str>>>,
-    worker: Option<Option<Arc<str>>>,
-    root: Option<Option<Arc<str>>>,
+    name: Option<Option<Rc<str>>>,
+    worker: Option<Option<Rc<str>>>,
+    root: Option<Option<Rc<str>>>,
 }
 
 impl Before {
@@ -223,8 +223,8 @@ impl Before {
 /// How a task's fields are stored: routing strings shared, ids shared with the task map's keys.
 struct TaskStore<'s> {
     strings: &'s mut Strings,
-    root: Option<Arc<str>>,
-    parent: Option<Arc<str>>,
+    root: Option<Rc<str>>,
+    parent: Option<Rc<str>>,
     /// Long strings are packed only into tasks that are final (see `Task::pack_long_fields`).
     pack: bool,
 }
@@ -251,7 +251,7 @@ impl task::Store for TaskStore<'_> {
         self.strings.value(v, keep, self.pack)
     }
 
-    fn key(&mut self, key: &str) -> Arc<str> {
+    fn key(&mut self, key: &str) -> Rc<str> {
         self.strings.shared(key)
     }
 
@@ -261,7 +261,7 @@ impl task::Store for TaskStore<'_> {
 }
 
 /// The string inside a value, sharing its allocation.
-fn shared_str(v: &Value) -> Option<Arc<str>> {
+fn shared_str(v: &Value) -> Option<Rc<str>> {
     match v {
         Value::Str(s) => Some(s.clone()),
         _ => None,
@@ -282,7 +282,7 @@ impl store::Keyed for Worker {
 
 /// Children that arrived before their parent, waiting for it.
 struct Waiting {
-    parent: Arc<str>,
+    parent: Rc<str>,
     children: Vec<Handle>,
 }
 
@@ -312,15 +312,15 @@ pub struct State {
     workers: store::OrderedMap<Worker>,
     heap: heap::TimeHeap,
     pending_children: store::OrderedMap<Waiting>,
-    task_types: FxHashSet<Arc<str>>,
-    by_root: FxHashMap<Arc<str>, FxHashSet<Handle>>,
+    task_types: FxHashSet<Rc<str>>,
+    by_root: FxHashMap<Rc<str>, FxHashSet<Handle>>,
     /// The `(name, hostname)` pairs of `Slot::indexed`.
     pairs: pairs::Pairs,
     counts: Counts,
     strings: Strings,
     /// The sender of the last task event (its shared hostname, and its worker once looked up):
     /// events come in runs from one sender, and this saves hashing its name twice per event.
-    last_sender: Option<(Arc<str>, Option<Handle>)>,
+    last_sender: Option<(Rc<str>, Option<Handle>)>,
     event_count: u64,
     task_count: u64,
 }
@@ -430,7 +430,7 @@ impl State {
         })
     }
 
-    fn insert_worker(&mut self, hostname: &str) -> (Handle, Option<Arc<str>>) {
+    fn insert_worker(&mut self, hostname: &str) -> (Handle, Option<Rc<str>>) {
         let evicted = if self.workers.len() >= self.limits.max_workers {
             self.workers.pop_front().map(|(_, w)| w.hostname)
         } else {
@@ -443,7 +443,7 @@ impl State {
     }
 
     /// The shared copy of a task event's hostname.
-    fn sender(&mut self, hostname: &str) -> Arc<str> {
+    fn sender(&mut self, hostname: &str) -> Rc<str> {
         if let Some((last, _)) = &self.last_sender
             && strings::same(last, hostname)
         {
@@ -455,9 +455,9 @@ impl State {
     }
 
     /// The worker of a task event's sender (as returned by [`State::sender`]), created if new.
-    fn sender_worker(&mut self, hostname: &Arc<str>) -> Handle {
+    fn sender_worker(&mut self, hostname: &Rc<str>) -> Handle {
         if let Some((last, Some(wh))) = &self.last_sender
-            && Arc::ptr_eq(last, hostname)
+            && Rc::ptr_eq(last, hostname)
             && self.workers.is_live(*wh)
         {
             return *wh;
@@ -492,7 +492,7 @@ impl State {
                 } else {
                     None
                 };
-                let uuid: Arc<str> = Arc::from(uuid);
+                let uuid: Rc<str> = Rc::from(uuid);
                 let task = Task::new(uuid.clone());
                 self.counts.add(&TaskKey::of(&task), 1);
                 (
@@ -594,7 +594,7 @@ impl State {
 
     /// The map's own copy of a task id named by a field, so `root_id` / `parent_id` share it.
     /// `this` is the event's task: a root task names itself, which needs no lookup.
-    fn known_id(&self, v: Option<&JsonRef<'_>>, this: Handle) -> Option<Arc<str>> {
+    fn known_id(&self, v: Option<&JsonRef<'_>>, this: Handle) -> Option<Rc<str>> {
         let id = v?.as_str()?;
         let own = &self.slot(this).task.uuid;
         if strings::same(own, id) {
@@ -645,7 +645,7 @@ impl State {
         self.slot_mut(parent).task.children = list;
     }
 
-    fn add_pending_child(&mut self, parent_id: Arc<str>, child: Handle) {
+    fn add_pending_child(&mut self, parent_id: Rc<str>, child: Handle) {
         let h = match self.pending_children.find(&parent_id) {
             Some(h) => {
                 self.pending_children.move_to_back(h);
@@ -798,8 +798,8 @@ impl State {
     }
 
     /// Every task name seen (kept by [`State::clear`], as in Python), sorted.
-    pub fn task_types(&self) -> Vec<Arc<str>> {
-        let mut v: Vec<Arc<str>> = self.task_types.iter().cloned().collect();
+    pub fn task_types(&self) -> Vec<Rc<str>> {
+        let mut v: Vec<Rc<str>> = self.task_types.iter().cloned().collect();
         v.sort();
         v
     }
@@ -884,7 +884,7 @@ impl State {
     }
 }
 
-fn remove_from(map: &mut FxHashMap<Arc<str>, FxHashSet<Handle>>, key: &str, h: Handle) {
+fn remove_from(map: &mut FxHashMap<Rc<str>, FxHashSet<Handle>>, key: &str, h: Handle) {
     if let Some(set) = map.get_mut(key) {
         set.remove(&h);
         if set.is_empty() {

@@ -1,16 +1,16 @@
 //! The `(name, hostname)` pairs tasks are listed under by Python's creation-time indexes
 //! (`tasks_by_type`, `tasks_by_worker`), each stored once and counted.
 //!
-//! A task holds a 4-byte [`PairId`] instead of two `Arc<str>` (32 bytes): with thousands of tasks
+//! A task holds a 4-byte [`PairId`] instead of two `Rc<str>` (32 bytes): with thousands of tasks
 //! and a handful of task names and workers, that is 28 bytes less per task. The table is bounded by
 //! the tasks in memory: a pair leaves it when its last task does.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
 /// A task name and a hostname.
-type Pair = (Arc<str>, Arc<str>);
+type Pair = (Rc<str>, Rc<str>);
 
 /// A task's pair, or [`PairId::NONE`] when the creating event did not name the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,13 +35,13 @@ pub(crate) struct Pairs {
     free: Vec<u32>,
 }
 
-fn address(s: &Arc<str>) -> usize {
-    Arc::as_ptr(s).cast::<u8>() as usize
+fn address(s: &Rc<str>) -> usize {
+    Rc::as_ptr(s).cast::<u8>() as usize
 }
 
 impl Pairs {
     /// The id of `(name, hostname)`, counting one more task under it.
-    pub(crate) fn acquire(&mut self, name: Arc<str>, hostname: Arc<str>) -> PairId {
+    pub(crate) fn acquire(&mut self, name: Rc<str>, hostname: Rc<str>) -> PairId {
         let key = (address(&name), address(&hostname));
         if let Some(&id) = self.index.get(&key) {
             self.pairs[id as usize].1 += 1;
@@ -69,7 +69,7 @@ impl Pairs {
         *refs -= 1;
         if *refs == 0 {
             self.index.remove(&(address(name), address(hostname)));
-            let empty: Arc<str> = Arc::from("");
+            let empty: Rc<str> = Rc::from("");
             (*name, *hostname) = (empty.clone(), empty);
             self.free.push(id.0);
         }
@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn shared_while_used_then_forgotten() {
         let mut p = Pairs::default();
-        let (name, host): (Arc<str>, Arc<str>) = ("app.add".into(), "w1".into());
+        let (name, host): (Rc<str>, Rc<str>) = ("app.add".into(), "w1".into());
         let a = p.acquire(name.clone(), host.clone());
         let b = p.acquire(name.clone(), host.clone());
         assert_eq!(a, b);

@@ -11,7 +11,7 @@
 //! than the next power of two.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -40,7 +40,7 @@ pub(crate) trait Keyed {
     fn key(&self) -> &str;
 }
 
-impl Keyed for Arc<str> {
+impl Keyed for Rc<str> {
     fn key(&self) -> &str {
         self
     }
@@ -301,23 +301,23 @@ impl<V: Keyed> OrderedMap<V> {
 mod tests {
     use super::*;
 
-    fn keys(m: &OrderedMap<Arc<str>>) -> Vec<String> {
+    fn keys(m: &OrderedMap<Rc<str>>) -> Vec<String> {
         m.handles().map(|h| m.get(h).unwrap().to_string()).collect()
     }
 
     #[test]
     fn fifo_with_move_to_back_and_dead_handles() {
         let mut m = OrderedMap::default();
-        let a = m.push_back(Arc::from("a"));
-        let b = m.push_back(Arc::from("b"));
-        m.push_back(Arc::from("c"));
+        let a = m.push_back(Rc::from("a"));
+        let b = m.push_back(Rc::from("b"));
+        m.push_back(Rc::from("c"));
         m.move_to_back(a);
         assert_eq!(keys(&m), ["b", "c", "a"]);
         let (h, k) = m.pop_front().unwrap();
         assert_eq!((h, &*k), (b, "b"));
         assert!(!m.is_live(b));
         // the freed slot is reused with a new generation: the old handle stays dead.
-        let d = m.push_back(Arc::from("d"));
+        let d = m.push_back(Rc::from("d"));
         assert_eq!(d.slot(), b.slot());
         assert!(m.get(b).is_none());
         assert_eq!(m.get(d).map(|v| &**v), Some("d"));
@@ -331,7 +331,7 @@ mod tests {
     fn slab_never_grows_past_the_limit() {
         let mut m = OrderedMap::with_limit(10);
         for i in 0..10 {
-            m.push_back(Arc::<str>::from(i.to_string()));
+            m.push_back(Rc::<str>::from(i.to_string()));
         }
         assert_eq!(m.slots.capacity(), 10);
     }

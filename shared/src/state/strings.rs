@@ -4,7 +4,7 @@
 //! Both tables are bounded: when one is full it is emptied (strings still held by tasks stay alive;
 //! only the sharing of new copies restarts), so hostile streams of unique names cannot grow them.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rustc_hash::FxHashSet;
 
@@ -35,11 +35,11 @@ const RECENT: usize = 64;
 
 #[derive(Default)]
 pub(crate) struct Strings {
-    shared: FxHashSet<Arc<str>>,
-    small: FxHashSet<Arc<str>>,
+    shared: FxHashSet<Rc<str>>,
+    small: FxHashSet<Rc<str>>,
     /// The last shared strings, direct-mapped by length and end bytes: the same few names,
     /// hostnames, routing keys and tiny values come back at every event, and one comparison
-    /// here saves hashing them (the tables stay the authority; this only holds their Arcs).
+    /// here saves hashing them (the tables stay the authority; this only holds their Rcs).
     recent: Recent,
     /// The compressor's hash table and output buffer, reused: a fresh table costs a 16 KB
     /// zeroed allocation per string.
@@ -49,19 +49,19 @@ pub(crate) struct Strings {
 
 impl Strings {
     /// The shared copy of `s`.
-    pub(crate) fn shared(&mut self, s: &str) -> Arc<str> {
+    pub(crate) fn shared(&mut self, s: &str) -> Rc<str> {
         self.recent
             .get_or(s, |s| intern(&mut self.shared, SHARED_MAX, s))
     }
 
     /// A stored string, shared when `keep` says so or when it is tiny.
-    pub(crate) fn string(&mut self, s: &str, keep: Keep) -> Arc<str> {
+    pub(crate) fn string(&mut self, s: &str, keep: Keep) -> Rc<str> {
         match keep {
             Keep::Shared => self.shared(s),
             Keep::Plain if s.len() <= SMALL_LEN => self
                 .recent
                 .get_or(s, |s| intern(&mut self.small, SMALL_MAX, s)),
-            Keep::Plain => Arc::from(s),
+            Keep::Plain => Rc::from(s),
         }
     }
 
@@ -77,8 +77,8 @@ impl Strings {
             JsonRef::Escaped(s) if long(s) => self.pack(s),
             JsonRef::Str(s) => Value::Str(self.string(s, keep)),
             JsonRef::Escaped(s) => Value::Str(self.string(s, keep)),
-            JsonRef::Json(j) => Value::Json(Arc::from(*j)),
-            JsonRef::JsonOwned(j) => Value::Json(Arc::from(&**j)),
+            JsonRef::Json(j) => Value::Json(Rc::from(*j)),
+            JsonRef::JsonOwned(j) => Value::Json(Rc::from(&**j)),
         }
     }
 
@@ -90,7 +90,7 @@ impl Strings {
             self.lz4_out.resize(room, 0);
         }
         let Ok(size) = u32::try_from(s.len()) else {
-            return Value::Str(Arc::from(s));
+            return Value::Str(Rc::from(s));
         };
         self.lz4_out[..4].copy_from_slice(&size.to_le_bytes());
         match lz4_flex::block::compress_into_with_table(
@@ -98,8 +98,8 @@ impl Strings {
             &mut self.lz4_out[4..room],
             &mut self.lz4_table,
         ) {
-            Ok(n) if (4 + n) * 4 <= s.len() * 3 => Value::Packed(Arc::from(&self.lz4_out[..4 + n])),
-            _ => Value::Str(Arc::from(s)),
+            Ok(n) if (4 + n) * 4 <= s.len() * 3 => Value::Packed(Rc::from(&self.lz4_out[..4 + n])),
+            _ => Value::Str(Rc::from(s)),
         }
     }
 
@@ -111,7 +111,7 @@ impl Strings {
 }
 
 /// A small direct-mapped cache of shared strings (see [`Strings::recent`]).
-struct Recent(Box<[Option<Arc<str>>; RECENT]>);
+struct Recent(Box<[Option<Rc<str>>; RECENT]>);
 
 impl Default for Recent {
     fn default() -> Recent {
@@ -122,7 +122,7 @@ impl Default for Recent {
 impl Recent {
     /// The cached copy of `s`, or `make(s)`, which then takes its slot.
     #[inline]
-    fn get_or(&mut self, s: &str, make: impl FnOnce(&str) -> Arc<str>) -> Arc<str> {
+    fn get_or(&mut self, s: &str, make: impl FnOnce(&str) -> Rc<str>) -> Rc<str> {
         let b = s.as_bytes();
         let (first, last) = (b.first().copied(), b.last().copied());
         let slot = (b.len()
@@ -158,14 +158,14 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     x.remainder() == y.remainder()
 }
 
-fn intern(table: &mut FxHashSet<Arc<str>>, max: usize, s: &str) -> Arc<str> {
+fn intern(table: &mut FxHashSet<Rc<str>>, max: usize, s: &str) -> Rc<str> {
     if let Some(shared) = table.get(s) {
         return shared.clone();
     }
     if table.len() >= max {
         table.clear();
     }
-    let new: Arc<str> = Arc::from(s);
+    let new: Rc<str> = Rc::from(s);
     table.insert(new.clone());
     new
 }
@@ -201,11 +201,11 @@ mod tests {
         let mut s = Strings::default();
         let a = s.string("app.tasks.add", Keep::Shared);
         let b = s.string("app.tasks.add", Keep::Shared);
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(Rc::ptr_eq(&a, &b));
         let x = s.string("{}", Keep::Plain);
-        assert!(Arc::ptr_eq(&x, &s.string("{}", Keep::Plain)));
+        assert!(Rc::ptr_eq(&x, &s.string("{}", Keep::Plain)));
         let long = "a long, unique argument string";
-        assert!(!Arc::ptr_eq(
+        assert!(!Rc::ptr_eq(
             &s.string(long, Keep::Plain),
             &s.string(long, Keep::Plain)
         ));

@@ -1,7 +1,7 @@
 //! One task as the State knows it, and how a task event merges into it (Python's `Task.event`).
 
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::store::Handle;
 use crate::event::{Fields, TaskSubject};
@@ -14,7 +14,7 @@ pub(crate) trait Store {
     /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
     /// The stored form of a key of `extra`.
-    fn key(&mut self, key: &str) -> Arc<str>;
+    fn key(&mut self, key: &str) -> Rc<str>;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);
 }
@@ -40,7 +40,7 @@ pub enum TaskState {
     /// Rejected by the worker.
     Rejected,
     /// Any other upper-cased subject (`PROGRESS`, `CANCELLED`, ...).
-    Custom(Arc<str>),
+    Custom(Rc<str>),
 }
 
 impl TaskState {
@@ -85,7 +85,7 @@ impl TaskState {
             "RETRY" => TaskState::Retry,
             "REVOKED" => TaskState::Revoked,
             "REJECTED" => TaskState::Rejected,
-            other => TaskState::Custom(Arc::from(other)),
+            other => TaskState::Custom(Rc::from(other)),
         }
     }
 
@@ -250,19 +250,19 @@ impl Moments {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
     /// Task id.
-    pub uuid: Arc<str>,
+    pub uuid: Rc<str>,
     /// Current state after precedence merging.
     pub state: TaskState,
     /// When each subject was last seen.
     pub moments: Moments,
     /// Hostname of the `task-sent` sender (`gen<pid>@host`).
-    pub client: Option<Arc<str>>,
+    pub client: Option<Rc<str>>,
     /// Hostname of the worker of the last non-sent event.
-    pub worker: Option<Arc<str>>,
+    pub worker: Option<Rc<str>>,
     /// `name`, `args`, `kwargs`, ... as copied from events.
     pub info: TaskInfo,
     /// Fields Python copies that the State does not know by name (`requeue`, `signum`, custom ones).
-    pub extra: Box<[(Arc<str>, Value)]>,
+    pub extra: Box<[(Rc<str>, Value)]>,
     /// Children links exactly as Python's `Task.children` (weak: dead handles are skipped).
     pub(crate) children: Vec<Handle>,
 }
@@ -389,7 +389,7 @@ const NOT_COPIED: &[&str] = &[
 ];
 
 impl Task {
-    pub(crate) fn new(uuid: Arc<str>) -> Task {
+    pub(crate) fn new(uuid: Rc<str>) -> Task {
         Task {
             uuid,
             state: TaskState::Pending,
@@ -527,12 +527,7 @@ impl Task {
 
 /// Sets one extra field. The list is a boxed slice (16 bytes, no spare capacity): most tasks have
 /// none or one, and they change rarely.
-fn set_extra(
-    extra: &mut Box<[(Arc<str>, Value)]>,
-    key: &str,
-    value: Value,
-    store: &mut impl Store,
-) {
+fn set_extra(extra: &mut Box<[(Rc<str>, Value)]>, key: &str, value: Value, store: &mut impl Store) {
     match extra.iter_mut().find(|(k, _)| &**k == key) {
         Some(slot) => slot.1 = value,
         None => {

@@ -1,6 +1,6 @@
 //! One worker as the State knows it: copied fields and the heartbeat window (Python's `Worker`).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::strings::{Keep, Strings};
 use crate::event::Fields;
@@ -20,7 +20,7 @@ pub const DRIFT_MAX: i64 = 16;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Worker {
     /// Node name (`celery@host`): the worker's identity.
-    pub hostname: Arc<str>,
+    pub hostname: Rc<str>,
     /// Process id (null until a worker event says).
     pub pid: Value,
     /// Heartbeat interval in seconds (60 until a worker event says).
@@ -45,14 +45,14 @@ pub struct Worker {
     /// [`DRIFT_MAX`] (Python logs a warning once per hostname; we keep it for display).
     pub drift: Option<i64>,
     /// Other copied fields (`utcoffset`, gossip fields, custom ones).
-    pub extra: Vec<(Arc<str>, Value)>,
+    pub extra: Vec<(Rc<str>, Value)>,
     /// `"<hostname>.<pid>"`, Python's `Worker.id`: the heap origin of its task events.
-    pub(crate) id: Arc<str>,
+    pub(crate) id: Rc<str>,
 }
 
 impl Worker {
-    pub(crate) fn new(hostname: Arc<str>) -> Worker {
-        let id = Arc::from(format!("{hostname}.None"));
+    pub(crate) fn new(hostname: Rc<str>) -> Worker {
+        let id = Rc::from(format!("{hostname}.None"));
         Worker {
             hostname,
             pid: Value::Null,

@@ -281,7 +281,7 @@ fn to_json<T: serde::Serialize>(v: T) -> J {
     serde_json::to_value(v).expect("serialisable")
 }
 
-fn extra_json(extra: &[(std::sync::Arc<str>, stalk_state::Value)]) -> J {
+fn extra_json(extra: &[(std::rc::Rc<str>, stalk_state::Value)]) -> J {
     J::Object(
         extra
             .iter()
