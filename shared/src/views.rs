@@ -10,6 +10,10 @@ use rustc_hash::FxHashSet;
 use crate::state::{Handle, State, Task, TaskState};
 use crate::value::Value;
 
+mod needle;
+
+use needle::Needle;
+
 /// One row of a workflow tree, in depth-first order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeRow {
@@ -157,41 +161,6 @@ impl CompiledFilter<'_> {
                         .filter_map(Value::text)
                         .any(|hay| needle.found_in(&hay))
             })
-    }
-}
-
-/// A case-insensitive substring search: ASCII needles scan for their first byte in either case
-/// with `memchr2`, then compare the rest; other needles fall back to lower-casing the haystack.
-struct Needle {
-    lower: String,
-}
-
-impl Needle {
-    fn new(text: &str) -> Needle {
-        Needle {
-            lower: text.to_lowercase(),
-        }
-    }
-
-    fn found_in(&self, hay: &str) -> bool {
-        let n = self.lower.as_bytes();
-        let Some(&first) = n.first() else { return true };
-        if !self.lower.is_ascii() {
-            return hay.to_lowercase().contains(&self.lower);
-        }
-        let h = hay.as_bytes();
-        let mut from = 0;
-        while let Some(p) = memchr::memchr2(first, first.to_ascii_uppercase(), &h[from..]) {
-            let at = from + p;
-            if h.len() - at < n.len() {
-                return false;
-            }
-            if h[at..at + n.len()].eq_ignore_ascii_case(n) {
-                return true;
-            }
-            from = at + 1;
-        }
-        false
     }
 }
 
