@@ -678,6 +678,7 @@ impl State {
     /// Removes the oldest task from every structure at once.
     fn evict_oldest_task(&mut self) -> Option<Evicted> {
         let (handle, slot) = self.tasks.pop_front()?;
+        self.tasks.prefetch_front();
         self.forget(handle, &slot);
         Some(Evicted {
             handle,
