@@ -4,6 +4,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::store::Handle;
+use super::strings::same;
 use crate::event::{Fields, TaskSubject};
 use crate::json::JsonRef;
 use crate::value::{Num, Value};
@@ -340,7 +341,9 @@ impl TaskInfo {
     fn copy_rare(&mut self, f: &Fields<'_>, store: &mut impl Store, received_rule: bool) {
         // One statement per field, as in `copy!`, so the keys are literals.
         let mut copy = |info: &mut TaskInfo, key, slot: RareSlot, v: &Option<JsonRef<'_>>| {
-            if let Some(v) = v {
+            if let Some(v) = v
+                && !holds(info.rare.as_deref_mut().map_or(&NULL, |r| slot(r)), v)
+            {
                 let v = store.value(key, v);
                 info.set_rare(slot, v);
             }
@@ -361,11 +364,32 @@ impl TaskInfo {
 macro_rules! copy {
     ($f:ident, $i:ident, $store:ident: $($field:ident),* $(,)?) => {
         $(
-            if let Some(v) = &$f.$field {
+            if let Some(v) = &$f.$field
+                && !holds(&$i.$field, v)
+            {
                 $i.$field = $store.value(stringify!($field), v);
             }
         )*
     };
+}
+
+/// `true` when `stored` already is the event's value `v`, so storing `v` would change nothing.
+/// Most fields repeat from event to event (`task-received` repeats `task-sent`'s name, arguments
+/// and ids): comparing a few words costs less than allocating a copy and freeing the old one.
+/// A packed string is never taken as equal (that would mean unpacking it); it is stored again.
+fn holds(stored: &Value, v: &JsonRef<'_>) -> bool {
+    match (stored, v) {
+        (Value::Null, JsonRef::Null) => true,
+        (Value::Bool(a), JsonRef::Bool(b)) => a == b,
+        (Value::Int(a), JsonRef::Int(b)) => a == b,
+        // Bit for bit: -0.0 and 0.0 are different JSON values.
+        (Value::Float(a), JsonRef::Float(b)) => a.to_bits() == b.to_bits(),
+        (Value::Str(a), JsonRef::Str(b)) => same(a, b),
+        (Value::Str(a), JsonRef::Escaped(b)) => same(a, b),
+        (Value::Json(a), JsonRef::Json(b)) => same(a, b),
+        (Value::Json(a), JsonRef::JsonOwned(b)) => same(a, b),
+        _ => false,
+    }
 }
 /// Keys never copied from an event onto a task: they are the task's own structure (Python would
 /// overwrite its attributes with them, which no real event does and which would corrupt it), or
@@ -544,6 +568,31 @@ fn set_extra(extra: &mut Box<[(Rc<str>, Value)]>, key: &str, value: Value, store
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_held_only_when_equal_in_type_and_bits() {
+        let s = |t: &str| Value::Str(Rc::from(t));
+        assert!(holds(&Value::Null, &JsonRef::Null));
+        assert!(holds(&Value::Int(0), &JsonRef::Int(0)));
+        assert!(
+            !holds(&Value::Int(0), &JsonRef::Float(0.0)),
+            "0 -> 0.0 changes type"
+        );
+        assert!(!holds(&Value::Float(0.0), &JsonRef::Float(-0.0)));
+        assert!(holds(&Value::Float(1.5), &JsonRef::Float(1.5)));
+        assert!(holds(&s("('a',)"), &JsonRef::Str("('a',)")));
+        assert!(holds(&s("a\nb"), &JsonRef::Escaped("a\nb".into())));
+        assert!(!holds(&s("('a',)"), &JsonRef::Str("('b',)")));
+        assert!(
+            !holds(&s("[1]"), &JsonRef::Json("[1]")),
+            "a string is not an array"
+        );
+        assert!(holds(&Value::Json(Rc::from("[1]")), &JsonRef::Json("[1]")));
+        assert!(!holds(&Value::Null, &JsonRef::Str("")));
+        let packed = Value::packed_or_plain(&"x".repeat(2000));
+        assert!(matches!(packed, Value::Packed(_)));
+        assert!(!holds(&packed, &JsonRef::Str(&"x".repeat(2000))));
+    }
 
     #[test]
     fn precedence_matches_celery() {
