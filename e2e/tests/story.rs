@@ -190,8 +190,9 @@ async fn story(
     // The closed port: rejected for good (`Reject(requeue=False)`), which the page tells.
     let rejected = task_page(browser, base, &id("closed")).await?;
     ensure!(
-        rejected.contains_key("rejected"),
-        "no rejection time: {rejected:?}"
+        rejected.contains_key("rejected")
+            && rejected.get("requeue").map(String::as_str) == Some("false"),
+        "no rejection time or requeue flag: {rejected:?}"
     );
     let exception = c
         .find(Locator::Css(r#"[data-testid="exception"]"#))
@@ -200,7 +201,14 @@ async fn story(
         .await?;
     ensure!(exception.contains("reject requeue=False"), "{exception}");
     let revoked = task_page(browser, base, &id("expired")).await?;
-    ensure!(revoked["state"] == "REVOKED", "{revoked:?}");
+    // The revoke's own fields, which the State keeps without naming them, are shown too.
+    ensure!(
+        revoked["state"] == "REVOKED"
+            && revoked.get("expired").map(String::as_str) == Some("true")
+            && revoked.get("terminated").map(String::as_str) == Some("false"),
+        "{revoked:?}"
+    );
+    browser.screenshot("story-task-revoked").await?;
 
     // Hostile strings are text, never markup.
     let xss = task_page(browser, base, &id("xss")).await?;

@@ -54,6 +54,9 @@ pub fn task_rows(state: &State, handles: &[Handle]) -> Vec<TaskRow> {
 pub struct TaskDetail {
     /// Short fields, in display order.
     pub fields: Vec<(&'static str, String)>,
+    /// The other fields its events carried (`queue`, a revoke's `terminated` and `signum`, a
+    /// reject's `requeue`, a custom event's own fields), in arrival order; null ones left out.
+    pub extra: Vec<(String, String)>,
     /// Exception (`None` when absent).
     pub exception: Option<String>,
     /// Traceback (`None` when absent).
@@ -105,6 +108,12 @@ pub fn task_detail(state: &State, uuid: &str) -> Option<TaskDetail> {
     let text = |v: &stalk_state::Value| (!v.is_null()).then(|| format::value(v));
     Some(TaskDetail {
         fields,
+        extra: t
+            .extra
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.to_string(), format::value(v)))
+            .collect(),
         exception: text(i.exception()),
         traceback: text(i.traceback()),
         parent: t.parent_id().map(str::to_owned),
@@ -340,7 +349,7 @@ pub fn state_counts(state: &State) -> Vec<(String, usize)> {
 mod tests {
     use super::*;
     use crate::model::Model;
-    use stalk_state::Limits;
+    use stalk_state::{Limits, decode_event};
 
     /// The real `happy` recording (receiver form) as one relay `events` frame.
     fn happy() -> Model {
@@ -439,5 +448,33 @@ mod tests {
         let child = task_detail(&m.state, &d.children[0]).unwrap();
         assert_eq!(child.parent.as_deref(), Some(visit.as_str()));
         assert!(task_detail(&m.state, "missing").is_none());
+    }
+
+    #[test]
+    fn task_detail_shows_the_fields_the_state_does_not_name() {
+        let mut state = State::new(Limits::default());
+        let lines = [
+            r#"{"type": "task-sent", "uuid": "t1", "hostname": "gen1@h", "timestamp": 1.0, "local_received": 1.0, "clock": 1, "name": "app.crawl", "queue": "crawl"}"#,
+            r#"{"type": "task-progress", "uuid": "t1", "hostname": "w@h", "timestamp": 2.0, "local_received": 2.0, "clock": 2, "current": 3, "total": 10, "note": "<b>page 3</b>"}"#,
+            r#"{"type": "task-revoked", "uuid": "t1", "hostname": "w@h", "timestamp": 3.0, "local_received": 3.0, "clock": 3, "terminated": true, "signum": null, "expired": false}"#,
+        ];
+        for line in lines {
+            state
+                .apply(&decode_event(line.as_bytes()).unwrap())
+                .unwrap();
+        }
+        let d = task_detail(&state, "t1").unwrap();
+        let extra: Vec<(&str, &str)> = d.extra.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(
+            extra,
+            [
+                ("queue", "crawl"),
+                ("current", "3"),
+                ("total", "10"),
+                ("note", "<b>page 3</b>"),
+                ("terminated", "true"),
+                ("expired", "false"),
+            ]
+        );
     }
 }

@@ -51,6 +51,7 @@ pub(crate) fn TaskPage(props: &TaskProps) -> Html {
             }
             <dl>
                 { for d.fields.iter().map(|(k, v)| html! { <><dt>{ *k }</dt><dd>{ v.clone() }</dd></> }) }
+                { for d.extra.iter().map(|(k, v)| html! { <><dt class="extra">{ k.clone() }</dt><dd>{ v.clone() }</dd></> }) }
             </dl>
             if let Some(e) = d.exception { <h3>{ "exception" }</h3><pre data-testid="exception">{ e }</pre> }
             if let Some(t) = d.traceback { <h3>{ "traceback" }</h3><pre data-testid="traceback">{ t }</pre> }
