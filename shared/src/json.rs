@@ -934,13 +934,7 @@ mod tests {
     /// around the 16-byte blocks, each kind of escape, multi-byte characters, at the end of input.
     #[test]
     fn escaped_strings_decode_to_their_text() {
-        let mut seed = 0x0123_4567_89ab_cdefu64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::testing::XorShift::new(0x0123_4567_89ab_cdef);
         let pieces: [(&str, &str); 12] = [
             ("\\\"", "\""),
             ("\\\\", "\\"),
@@ -957,13 +951,13 @@ mod tests {
         ];
         for round in 0..3_000 {
             let (mut json, mut text) = (String::from("\""), String::new());
-            for _ in 0..1 + next(12) {
-                let run: String = (0..next(40))
+            for _ in 0..1 + rng.below(12) {
+                let run: String = (0..rng.below(40))
                     .map(|k| (b'a' + (k % 26) as u8) as char)
                     .collect();
                 json.push_str(&run);
                 text.push_str(&run);
-                let (j, t) = pieces[next(12) as usize];
+                let (j, t) = pieces[rng.below(12) as usize];
                 json.push_str(j);
                 text.push_str(t);
             }
@@ -989,24 +983,18 @@ mod tests {
     /// cases where rounding is decided by the sticky bit.
     #[test]
     fn direct_numbers_agree_with_str_parse() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::XorShift::new(0x9E37_79B9_7F4A_7C15);
         let mut texts: Vec<String> = Vec::new();
         for _ in 0..200_000 {
-            let digits = 1 + (next() % 19) as usize;
-            let mut m = next() % 10u64.pow(digits as u32 - 1).max(1) * 10 + next() % 10;
-            if next() % 4 == 0 {
-                m = m.max(1 << 53) + next() % 1000;
+            let digits = 1 + rng.below(19) as usize;
+            let mut m = rng.next() % 10u64.pow(digits as u32 - 1).max(1) * 10 + rng.next() % 10;
+            if rng.below(4) == 0 {
+                m = m.max(1 << 53) + rng.below(1000);
             }
             let text = m.to_string();
             texts.push(text.clone());
             if text.len() >= 2 {
-                let (int, frac) = text.split_at(1 + (next() as usize) % (text.len() - 1));
+                let (int, frac) = text.split_at(1 + (rng.next() as usize) % (text.len() - 1));
                 texts.push(format!("{int}.{frac}"));
                 texts.push(format!("-{int}.{frac}"));
                 texts.push(format!("0.{text}"));
@@ -1021,7 +1009,7 @@ mod tests {
         }
         // Integers beyond 2^53 written with a fraction: exact ties between two doubles.
         for _ in 0..20_000 {
-            let m = (1u64 << 53) + next() % (1u64 << ((next() % 6 + 2) * 53 / 8));
+            let m = (1u64 << 53) + rng.next() % (1u64 << ((rng.next() % 6 + 2) * 53 / 8));
             for frac in ["0", "5", "50", "1", "9", "49"] {
                 let text = format!("{m}.{frac}");
                 if text.len() <= 20 {

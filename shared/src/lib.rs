@@ -16,6 +16,10 @@ pub mod receiver;
 pub mod state;
 pub mod value;
 pub mod views;
+mod words;
+
+#[cfg(test)]
+mod testing;
 
 pub use event::{
     DecodeError, Event, EventKind, Fields, TaskSubject, WorkerSubject, decode_body, decode_event,

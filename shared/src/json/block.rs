@@ -60,20 +60,18 @@ pub(super) fn run(block: &[u8; 16]) -> Run {
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 mod words {
     use super::Run;
-
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
+    use crate::words::{HIGH, ONES, word};
 
     /// The high bit of each byte of `w` (little-endian) that may be a `"`, `\` or control byte;
     /// the lowest marked byte is always one (borrows can only mark bytes *above* a real match).
     #[inline(always)]
     fn special_bytes(w: u64) -> u64 {
-        let quote = w ^ (LO * u64::from(b'"'));
-        let backslash = w ^ (LO * u64::from(b'\\'));
-        ((quote.wrapping_sub(LO) & !quote)
-            | (backslash.wrapping_sub(LO) & !backslash)
-            | (w.wrapping_sub(LO * 0x20) & !w))
-            & HI
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH
     }
 
     /// The bytes of `w` below byte `n` (all of them from 8 on).
@@ -84,8 +82,7 @@ mod words {
 
     #[inline(always)]
     pub(super) fn run(block: &[u8; 16]) -> Run {
-        let lo = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
-        let hi = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
+        let (lo, hi) = (word(block, 0), word(block, 8));
         let (s_lo, s_hi) = (special_bytes(lo), special_bytes(hi));
         let plain = if s_lo != 0 {
             s_lo.trailing_zeros() / 8
@@ -97,7 +94,7 @@ mod words {
         let high = below(lo, plain) | below(hi, plain.saturating_sub(8));
         Run {
             plain: plain as usize,
-            non_ascii: high & HI != 0,
+            non_ascii: high & HIGH != 0,
         }
     }
 }
@@ -125,20 +122,14 @@ mod tests {
         const EDGES: [u8; 14] = [
             0x00, 0x1f, 0x20, b'!', b'"', b'#', b'[', b'\\', b']', b'a', 0x7f, 0x80, 0xc3, 0xff,
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::XorShift::new(0x2545_f491_4f6c_dd1d);
         for round in 0..200_000 {
             let mut block = [0u8; 16];
             for b in &mut block {
-                let r = next();
+                let r = rng.next();
                 *b = if round % 2 == 0 {
                     EDGES[(r % EDGES.len() as u64) as usize]
-                } else if r % 8 == 0 {
+                } else if r.is_multiple_of(8) {
                     // Mostly plain text with a rare special, as in real strings.
                     EDGES[((r >> 8) % EDGES.len() as u64) as usize]
                 } else {

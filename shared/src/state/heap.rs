@@ -299,13 +299,7 @@ mod tests {
         .into_iter()
         .map(Rc::from)
         .collect();
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::testing::XorShift::new(0x2545_f491_4f6c_dd1d);
         for zero_every in [0, 7, 50, 400] {
             let mut heap = TimeHeap::new(64);
             let mut python: Vec<(f64, f64, &str)> = Vec::new();
@@ -320,13 +314,13 @@ mod tests {
                 a.1 < b.1
             };
             for i in 0..5_000u64 {
-                let clock = if zero_every > 0 && next(zero_every) == 0 {
+                let clock = if zero_every > 0 && rng.below(zero_every) == 0 {
                     0.0
                 } else {
-                    (i + next(40)) as f64 / 2.0
+                    (i + rng.below(40)) as f64 / 2.0
                 };
-                let timestamp = (i + next(30)) as f64;
-                let name = &names[next(names.len() as u64) as usize];
+                let timestamp = (i + rng.below(30)) as f64;
+                let name = &names[rng.below(names.len() as u64) as usize];
                 heap.push(clock, timestamp, name, h);
                 // Python: length read before the pop; append when newer than the last; else insort.
                 let e = (clock, timestamp, &**name);

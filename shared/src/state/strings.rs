@@ -10,6 +10,7 @@ use rustc_hash::FxHashSet;
 
 use crate::json::JsonRef;
 use crate::value::Value;
+use crate::words::word;
 
 /// Distinct names, hostnames, routing keys... kept for sharing.
 pub(crate) const SHARED_MAX: usize = 16_384;
@@ -176,12 +177,6 @@ fn short_same(a: &[u8], b: &[u8]) -> bool {
         1 => a[0] == b[0],
         _ => true,
     }
-}
-
-/// The eight bytes at `i`.
-#[inline(always)]
-fn word(s: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
 }
 
 fn intern(table: &mut FxHashSet<Rc<str>>, max: usize, s: &str) -> Rc<str> {

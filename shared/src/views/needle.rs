@@ -7,10 +7,10 @@
 //! 64-bit word arithmetic (the same on native and in the browser's wasm, which has no SIMD
 //! here), on the needle's first *two* bytes, and only those are compared in full.
 
-/// Every byte of a word set to `0x01`, `0x80`, `0x20`.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const CASE: u64 = 0x2020_2020_2020_2020;
+use crate::words::{HIGH, ONES, word};
+
+/// Every byte of a word set to 0x20 (the bit that tells ASCII letters' cases apart).
+const CASE: u64 = 0x20 * ONES;
 
 /// A search text, lower-cased once, to be looked for in many haystacks.
 pub(super) struct Needle {
@@ -71,12 +71,6 @@ fn find_ascii(hay: &[u8], needle: &[u8]) -> bool {
     (i..=last).any(at)
 }
 
-/// The eight bytes at `i`, first byte lowest.
-#[inline(always)]
-fn word(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"))
-}
-
 /// The high bit of each byte of `w` that equals the byte repeated in `pattern`, and no other bit.
 /// Exact per byte: the addition cannot carry into the next byte.
 #[inline(always)]
@@ -115,18 +109,17 @@ mod tests {
         // A tiny alphabet makes near-misses common: both cases, bytes that 0x20 folds together
         // (`@` and `` ` ``, `1` and `\x11`), and a two-byte character.
         const ALPHABET: [&str; 10] = ["a", "A", "p", "P", "@", "`", "1", "\x11", "é", "É"];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::testing::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let pick = |rng: &mut crate::testing::XorShift, n: usize| rng.below(n as u64) as usize;
         for _ in 0..200_000 {
-            let hay: String = (0..next(40)).map(|_| ALPHABET[next(10)]).collect();
+            let hay: String = (0..pick(&mut rng, 40))
+                .map(|_| ALPHABET[pick(&mut rng, 10)])
+                .collect();
             // Mostly ASCII needles (the fast path); one in eight may hold `é` or `É`.
-            let letters = if next(8) == 0 { 10 } else { 8 };
-            let needle: String = (0..1 + next(4)).map(|_| ALPHABET[next(letters)]).collect();
+            let letters = if pick(&mut rng, 8) == 0 { 10 } else { 8 };
+            let needle: String = (0..1 + pick(&mut rng, 4))
+                .map(|_| ALPHABET[pick(&mut rng, letters)])
+                .collect();
             assert_eq!(
                 Needle::new(&needle).found_in(&hay),
                 reference(&hay, &needle),

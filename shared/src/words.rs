@@ -1,0 +1,13 @@
+//! Eight bytes at a time: the word loads and constants of the crate's byte-level code (string
+//! scanning, string equality, the task filter's text search), the same on every target.
+
+/// Every byte of a word set to 0x01.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+/// Every byte of a word set to 0x80 (each byte's high bit).
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `b` at `i`, first byte lowest (panics past the end, like indexing).
+#[inline(always)]
+pub(crate) fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"))
+}
