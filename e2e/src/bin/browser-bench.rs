@@ -108,6 +108,11 @@ async fn page_events(browser: &Browser) -> Result<u64> {
         .unwrap_or(0))
 }
 
+/// `x` rounded to one decimal, for the report.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -252,7 +257,7 @@ async fn main() -> Result<()> {
             let busy = s - main_before.get(name).copied().unwrap_or(0.0);
             (
                 format!("{name}_ms_per_s"),
-                json!((busy * 1000.0 / window_s * 10.0).round() / 10.0),
+                json!(tenths(busy * 1000.0 / window_s)),
             )
         })
         .collect();
@@ -261,7 +266,7 @@ async fn main() -> Result<()> {
     report["main_thread_trace"] = timeline
         .iter()
         .take(12)
-        .map(|(kind, ms, n)| json!([kind, (ms / window_s * 10.0).round() / 10.0, n]))
+        .map(|(kind, ms, n)| json!([kind, tenths(ms / window_s), n]))
         .collect();
     let share = |i: usize| {
         let total = cpu_after[2].saturating_sub(cpu_before[2]).max(1);
@@ -316,7 +321,7 @@ async fn main() -> Result<()> {
     report["python"] = serde_json::from_str(&python).unwrap_or(Json::String(python));
     if let Some(py_rate) = report["python"]["events_per_sec"].as_f64() {
         let ours = report["ingest_events_per_s"].as_f64().unwrap_or(0.0);
-        report["ingest_vs_python"] = json!((ours / py_rate * 10.0).round() / 10.0);
+        report["ingest_vs_python"] = json!(tenths(ours / py_rate));
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
