@@ -559,7 +559,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A string value (the reader is at its opening quote): a plain one borrows from the input,
-    /// one with escapes is unescaped from where the scan stopped.
+    /// one with escapes is unescaped from where the scan stopped. The same steps as
+    /// [`Reader::string`], written out: building the value through `string`'s `Cow` cost 0.8%
+    /// more decoding instructions (callgrind), on the hottest path.
     #[inline(always)]
     fn string_value(&mut self) -> Result<JsonRef<'a>> {
         let start = self.i + 1;
