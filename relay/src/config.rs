@@ -83,7 +83,7 @@ pub struct Config {
     #[arg(long, env = "STALK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// Extra allowed WebSocket Origins (exact scheme://host[:port], or *), besides same-origin and
+    /// Extra allowed WebSocket Origins (exact `scheme://host[:port]`, or `*`), besides same-origin and
     /// localhost. Comma-separated in the environment variable.
     #[arg(
         long = "allow-origin",

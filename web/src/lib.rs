@@ -1,7 +1,7 @@
 //! `stalk-web`: the browser app. The State crate runs in the page, fed by the relay's WebSocket.
 //!
 //! Logic lives in plain modules with native unit tests (`cargo test -p stalk-web`); the Yew
-//! components in [`ui`] only exist for `wasm32` and only lay out what the logic computed.
+//! components in `ui` only exist for `wasm32` and only lay out what the logic computed.
 
 pub mod backoff;
 pub mod bench;

@@ -302,7 +302,7 @@ struct Slot {
 }
 
 /// The cluster state. Sans-IO: time only comes from events and from the `now` given to
-/// [`State::alive`]-style queries.
+/// [`State::alive_workers`]-style queries.
 ///
 /// The task and worker maps are FIFO, as Python's really are (`LRUCache` read through `.data`),
 /// except that looking a parent up moves it to the back, as Python does.
