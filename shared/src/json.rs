@@ -510,10 +510,14 @@ impl<'a> Reader<'a> {
     /// [`Reader::object`], with each key as a [`Key`]. Written for the separators Python's
     /// `json.dumps` puts between members (`": "` and `", "`): those are taken in one step, anything
     /// else goes through the general whitespace and punctuation checks (same errors).
+    ///
+    /// `guess` is the [`key_word`] of the key the caller expects first, and `entry` returns the
+    /// one it expects next (0: no guess); see [`Reader::key`].
     #[inline]
     pub(crate) fn keyed_object(
         &mut self,
-        mut entry: impl FnMut(Key, &mut Self) -> Result<()>,
+        mut guess: u128,
+        mut entry: impl FnMut(Key, &mut Self) -> Result<u128>,
     ) -> Result<()> {
         self.expect(b'{', "expected `{`")?;
         if self.peek() == Some(b'}') {
@@ -524,13 +528,13 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return self.err("expected a string key");
             }
-            let key = self.key()?;
+            let key = self.key(guess)?;
             if self.b.get(self.i..self.i + 2) == Some(b": ") {
                 self.i += 2;
             } else {
                 self.expect(b':', "expected `:`")?;
             }
-            entry(key, self)?;
+            guess = entry(key, self)?;
             if self.b.get(self.i..self.i + 3) == Some(b", \"") {
                 self.i += 2;
                 continue;
@@ -716,8 +720,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object key (the reader is at its opening quote), with its [`key_word`].
+    ///
+    /// `guess` is the word of the key the caller expects here, or 0. Producers write an event's
+    /// keys in a fixed order, so the guess is usually right, and then the key is taken by one
+    /// masked comparison of the 16 bytes after the quote (the guessed key's bytes, then a
+    /// closing quote) instead of a scan for the quote: the same answer, since a known key's bytes
+    /// are plain ASCII. A wrong guess costs that comparison and the usual path follows.
     #[inline]
-    pub(crate) fn key(&mut self) -> Result<Key> {
+    pub(crate) fn key(&mut self, guess: u128) -> Result<Key> {
         let start = self.i + 1;
         // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
         // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
@@ -725,12 +735,26 @@ impl<'a> Reader<'a> {
         // made if it is asked for (unknown keys).
         if let Some(bytes) = self.b.get(start..start + 16) {
             let bytes: &[u8; 16] = bytes.try_into().expect("16 bytes");
+            let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+            // The guess's length is its top byte (0 for no guess; a known key is below 16).
+            let glen = (guess >> 120) as usize & 15;
+            if glen > 0 && bytes[glen] == b'"' {
+                let (keep_lo, keep_hi) = KEY_MASKS[glen];
+                if lo & keep_lo == guess as u64
+                    && (hi & keep_hi | (glen as u64) << 56) == (guess >> 64) as u64
+                {
+                    self.i = start + glen + 1;
+                    return Ok(Key {
+                        word: guess,
+                        span: (start, glen),
+                    });
+                }
+            }
             let run = block::run(bytes);
             let len = run.plain;
             if len < 16 && bytes[len] == b'"' && !run.non_ascii {
                 // Keep the key's bytes only (masks by length, in 64-bit halves), length on top.
-                let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-                let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
                 let (keep_lo, keep_hi) = KEY_MASKS[len];
                 let lo = lo & keep_lo;
                 let hi = hi & keep_hi | (len as u64) << 56;
