@@ -496,7 +496,7 @@ fn known_key(word: u128) -> Known {
 /// The key Celery writes after each key the reader knows (Celery 5's order; where event types
 /// differ, the most common in real recordings), as guesses for [`crate::json::Reader::key`]:
 /// a right guess takes the key in one comparison, a wrong one costs little more than that.
-const CELERY_KEY_ORDER: [(&str, &str); 20] = [
+const CELERY_KEY_ORDER: [(&str, &str); 22] = [
     ("hostname", "utcoffset"),
     ("utcoffset", "pid"),
     ("pid", "clock"),
@@ -516,7 +516,9 @@ const CELERY_KEY_ORDER: [(&str, &str); 20] = [
     ("result", "runtime"),
     ("runtime", "timestamp"),
     ("exception", "traceback"),
+    ("traceback", "timestamp"),
     ("timestamp", "type"),
+    ("type", "local_received"),
 ];
 
 /// The guess for the first key of an event.
@@ -533,9 +535,6 @@ const NEXT_KEY: [u128; 64] = {
         t[id as usize] = key_word(next.as_bytes());
         i += 1;
     }
-    // `traceback` and `type` are followed by `timestamp` and `local_received`.
-    t[known_id(key_word(b"traceback")) as usize] = key_word(b"timestamp");
-    t[known_id(key_word(b"type")) as usize] = key_word(b"local_received");
     t
 };
 
