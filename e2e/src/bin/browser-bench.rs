@@ -353,11 +353,14 @@ async fn main_thread(browser: &Browser) -> Result<std::collections::BTreeMap<&'s
 /// hypervisor, total).
 fn cpu_ticks() -> Result<[u64; 3]> {
     let stat = std::fs::read_to_string("/proc/stat")?;
-    let line = stat.lines().next().context("/proc/stat is empty")?;
-    // user nice system idle iowait irq softirq steal
-    let t: Vec<u64> = line
+    // The first line: `cpu  user nice system idle iowait irq softirq steal ...`.
+    let ticks = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .context("/proc/stat has no `cpu` line first")?;
+    let t: Vec<u64> = ticks
         .split_whitespace()
-        .skip(1)
         .take(8)
         .map(|t| t.parse().context("/proc/stat"))
         .collect::<Result<_>>()?;
