@@ -3,7 +3,16 @@
 //!
 //! Events are kept as the exact JSON text the worker published ([`RawValue`]): the relay forwards,
 //! it does not re-encode. Only the `type` field is read, for metrics.
+//!
+//! One exception: Python's `json` writes two things beyond strict JSON. `NaN`, `Infinity` and
+//! `-Infinity` (a custom event field set to `float('nan')`) are not JSON at all; a lone surrogate
+//! escape (`"\udcff"`, from a traceback quoting a file name that is not UTF-8) is JSON that
+//! strict parsers such as serde_json refuse. A body with either is forwarded with the numbers as
+//! `null` and the surrogates as `\ufffd` ([`Outcome::rewritten`], see
+//! [`stalk_state::json::strict_json`]), rather than dropped whole with every event of its batch,
+//! so every frame is JSON that any client can read.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -108,6 +117,9 @@ pub struct Outcome {
     pub events: Vec<Decoded>,
     /// Reasons for what was dropped (one per bad element, or one for a whole bad body).
     pub errors: Vec<Reason>,
+    /// The body held `NaN` / `Infinity` / `-Infinity` (now `null` in the events' text) or lone
+    /// surrogate escapes (now `\ufffd`).
+    pub rewritten: bool,
 }
 
 #[derive(Deserialize)]
@@ -135,9 +147,12 @@ pub fn decode(body: &[u8], content_type: Option<&str>, max_body_bytes: usize) ->
         out.errors.push(non_json_reason(body, content_type, true));
         return out;
     };
-    let raw: Box<RawValue> = match serde_json::from_str(text) {
+    let strict = stalk_state::json::strict_json(text);
+    out.rewritten = matches!(strict, Cow::Owned(_));
+    let raw: Box<RawValue> = match serde_json::from_str(&strict) {
         Ok(raw) => raw,
         Err(_) => {
+            out.rewritten = false;
             out.errors.push(non_json_reason(body, content_type, false));
             return out;
         }
@@ -276,6 +291,27 @@ mod tests {
         check(b"42", None, &[], &[Reason::NotObject]);
         check(br#""task""#, None, &[], &[Reason::NotObject]);
         check(&[b' '; 201], None, &[], &[Reason::TooLarge]);
+    }
+
+    #[test]
+    fn python_extras_are_forwarded_as_strict_json() {
+        let body = br#"[{"type":"task-progress","uuid":"u","ratio":NaN,"s":"NaN"}, {"type":"task-started","x":[-Infinity, Infinity]}, {"type":"task-failed","traceback":"\udcff.csv \ud83d\ude00"}]"#;
+        check(
+            body,
+            None,
+            &[
+                r#"{"type":"task-progress","uuid":"u","ratio":null,"s":"NaN"}"#,
+                r#"{"type":"task-started","x":[null, null]}"#,
+                r#"{"type":"task-failed","traceback":"\ufffd.csv \ud83d\ude00"}"#,
+            ],
+            &[],
+        );
+        assert!(decode(body, None, 300).rewritten);
+        let out = decode(br#"{"type":"a","s":"NaN \ud83d\ude00"}"#, None, 200);
+        assert!(!out.rewritten && out.events.len() == 1);
+        // Broken JSON stays broken, with or without them.
+        check(br#"[{"type":"a","r":NaN}"#, None, &[], &[Reason::NotJson]);
+        check(br#"{"type":"a","r":nan}"#, None, &[], &[Reason::NotJson]);
     }
 
     #[test]

@@ -77,6 +77,9 @@ impl Hub {
                 );
             }
         }
+        if out.rewritten {
+            self.metrics.rewritten_bodies.fetch_add(1, Relaxed);
+        }
         if out.events.is_empty() {
             return 0;
         }
@@ -254,6 +257,13 @@ mod tests {
             hub.render_metrics()
                 .contains("stalk_consumer_lag_seconds 0.5\n")
         );
+        // Python's NaN: the events flow, counted once per body.
+        assert_eq!(
+            hub.ingest(br#"[{"type":"b","r":NaN}, {"type":"c"}]"#, None, 5.0),
+            2
+        );
+        assert_eq!(hub.metrics.rewritten_bodies.load(Relaxed), 1);
+        assert_eq!(hub.metrics.errors_total(), 3);
     }
 
     #[test]

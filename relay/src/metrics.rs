@@ -24,6 +24,9 @@ pub struct Metrics {
     pub events: AtomicU64,
     events_by_type: Mutex<BTreeMap<String, u64>>,
     decode_errors: [AtomicU64; Reason::ALL.len()],
+    /// Bodies forwarded as strict JSON: Python's `NaN` / `Infinity` as `null`, lone surrogate
+    /// escapes as `\ufffd` (see [`crate::decode::Outcome::rewritten`]).
+    pub rewritten_bodies: AtomicU64,
     /// WebSocket clients connected now.
     pub clients: AtomicI64,
     /// WebSocket connections accepted since start.
@@ -150,6 +153,12 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "stalk_rewritten_bodies_total",
+            "Bodies forwarded as strict JSON: NaN / Infinity as null, lone surrogate escapes as \\ufffd.",
+            self.rewritten_bodies.load(Relaxed),
+        );
+        counter(
+            &mut out,
             "stalk_clients_total",
             "WebSocket clients accepted.",
             self.clients_total.load(Relaxed),
@@ -240,6 +249,7 @@ mod tests {
             m.count_event(&format!("t{i}"));
         }
         m.count_error(Reason::Pickle);
+        m.rewritten_bodies.fetch_add(1, Relaxed);
         m.count_drop(DropReason::Maxlen);
         m.count_drop(DropReason::Maxlen);
         m.count_drop(DropReason::Expired);
@@ -248,6 +258,7 @@ mod tests {
         assert!(text.contains("stalk_events_by_type_total{type=\"other\"} 6\n"));
         assert!(text.contains("stalk_decode_errors_total{reason=\"pickle\"} 1\n"));
         assert!(text.contains("stalk_decode_errors_total{reason=\"too_large\"} 0\n"));
+        assert!(text.contains("stalk_rewritten_bodies_total 1\n"));
         assert!(text.contains("stalk_events_total 71\n"));
         assert!(text.contains("# TYPE stalk_history_events gauge\nstalk_history_events 3\n"));
         assert_eq!(m.errors_total(), 1);

@@ -637,15 +637,18 @@ fn string<'a>(
     }
 }
 
+/// An envelope number: times and clocks order events, so `NaN` and the infinities, which the
+/// reader takes elsewhere (see [`crate::json`]), are refused here. No sender writes them:
+/// timestamps come from `time.time()`.
 #[inline]
 fn number(field: &'static str, v: Option<JsonRef<'_>>) -> Result<Option<Num>, DecodeError> {
     match v {
         None => Ok(None),
         Some(JsonRef::Int(i)) => Ok(Some(Num::Int(i))),
-        Some(JsonRef::Float(f)) => Ok(Some(Num::Float(f))),
+        Some(JsonRef::Float(f)) if f.is_finite() => Ok(Some(Num::Float(f))),
         Some(_) => Err(DecodeError::WrongType {
             field,
-            expected: "a number",
+            expected: "a finite number",
         }),
     }
 }

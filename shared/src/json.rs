@@ -2,10 +2,19 @@
 //! input and never builds a tree. Strings without escapes, arrays and objects nested inside a field
 //! are returned as slices of the input; only escaped strings allocate.
 //!
-//! It accepts exactly RFC 8259 JSON (no `NaN`/`Infinity`, no comments, no trailing commas, no
-//! control characters or invalid UTF-8 in strings, no lone surrogate escapes), with nesting limited
-//! to [`MAX_DEPTH`] so hostile input cannot exhaust the stack. Its agreement with `serde_json` on
-//! arbitrary input is a property test (`tests/properties.rs`).
+//! It accepts RFC 8259 JSON (no comments, no trailing commas, no control characters or invalid
+//! UTF-8 in strings), with nesting limited to [`MAX_DEPTH`] so hostile input cannot exhaust the
+//! stack, plus the three things Python's `json` module writes and reads beyond it, since Celery's
+//! events are written by it (`kombu.utils.json.dumps`):
+//! - `NaN`, `Infinity` and `-Infinity` (a custom event's `float('nan')`), and numbers too large
+//!   for a double (`1e999`), read as the non-finite floats Python reads;
+//! - lone surrogate escapes (`"\udcff"`, from a traceback quoting a file name that is not UTF-8):
+//!   a Rust string cannot hold a lone surrogate, so each is read as U+FFFD, the replacement
+//!   character, and the rest of the string and of the event is kept.
+//!
+//! Rejecting either would drop a whole event that Python's State takes. Its agreement with
+//! `serde_json` on arbitrary input, outside those three, is a property test
+//! (`tests/properties.rs`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,6 +23,87 @@ mod block;
 
 /// Deepest nesting accepted (serde_json's default limit is the same).
 pub const MAX_DEPTH: usize = 128;
+
+/// `text` (JSON as this reader accepts it) as strict JSON that every parser reads the same way:
+/// each `NaN`, `Infinity` and `-Infinity` outside strings becomes `null` (strict JSON has no
+/// other way to carry them), and each lone surrogate escape becomes `\ufffd`, as this reader
+/// reads it (serde_json refuses one; a browser's `JSON.parse` would keep it). Text with neither
+/// is returned as is; everything else is left byte for byte.
+pub fn strict_json(text: &str) -> Cow<'_, str> {
+    // Real bodies almost never have either: four substring searches (vectorised in the standard
+    // library) instead of the byte-by-byte walk below.
+    if !["NaN", "Infinity", "\\ud", "\\uD"]
+        .iter()
+        .any(|word| text.contains(word))
+    {
+        return Cow::Borrowed(text);
+    }
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut replace = |out: &mut String, at: usize, len: usize, with: &str| {
+        out.push_str(&text[copied..at]);
+        out.push_str(with);
+        copied = at + len;
+    };
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] != b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    let len = match surrogate_at(b, i) {
+                        // A pair: a high surrogate, then a low one.
+                        Some(0xD800..0xDC00)
+                            if matches!(surrogate_at(b, i + 6), Some(0xDC00..0xE000)) =>
+                        {
+                            12
+                        }
+                        Some(_) => {
+                            replace(&mut out, i, 6, "\\ufffd");
+                            6
+                        }
+                        None => 2,
+                    };
+                    i += len;
+                }
+                i += 1;
+            }
+            c @ (b'N' | b'I' | b'-') => {
+                let len = [&b"NaN"[..], b"Infinity", b"-Infinity"]
+                    .iter()
+                    .find(|word| word[0] == c && b[i..].starts_with(word))
+                    .map_or(0, |word| word.len());
+                if len > 0 {
+                    replace(&mut out, i, len, "null");
+                }
+                i += len.max(1);
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The code unit of the `\uXXXX` escape at `i`, when it is a surrogate (`0xD800..0xE000`).
+fn surrogate_at(b: &[u8], i: usize) -> Option<u32> {
+    let esc = b.get(i..i + 6)?;
+    if &esc[..2] != b"\\u" {
+        return None;
+    }
+    let hex = std::str::from_utf8(&esc[2..]).ok()?;
+    u32::from_str_radix(hex, 16)
+        .ok()
+        .filter(|c| (0xD800..0xE000).contains(c))
+}
 
 /// A JSON syntax error at a byte offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -593,6 +683,10 @@ impl<'a> Reader<'a> {
             Some(b't') => self.literal(b"true", JsonRef::Bool(true)),
             Some(b'f') => self.literal(b"false", JsonRef::Bool(false)),
             Some(b'n') => self.literal(b"null", JsonRef::Null),
+            // Python's spellings of the non-finite floats (see the module's documentation);
+            // `-Infinity` is read by `number`.
+            Some(b'N') => self.literal(b"NaN", JsonRef::Float(f64::NAN)),
+            Some(b'I') => self.literal(b"Infinity", JsonRef::Float(f64::INFINITY)),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(_) => self.err("expected a value"),
             None => self.err("unexpected end of input"),
@@ -644,6 +738,10 @@ impl<'a> Reader<'a> {
         match b.get(i) {
             Some(b'0') => i += 1,
             Some(b'1'..=b'9') => i = digits.read(b, i),
+            Some(b'I') if negative => {
+                self.i = i;
+                return self.literal(b"Infinity", JsonRef::Float(f64::NEG_INFINITY));
+            }
             _ => return invalid(i),
         }
         let mut fraction = None;
@@ -681,10 +779,11 @@ impl<'a> Reader<'a> {
         {
             return Ok(JsonRef::Int(n));
         }
+        // Beyond the largest double this is an infinity, as in Python (`1e999`).
         match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(JsonRef::Float(f)),
-            _ => Err(SyntaxError {
-                what: "number out of range",
+            Ok(f) => Ok(JsonRef::Float(f)),
+            Err(_) => Err(SyntaxError {
+                what: "invalid number",
                 at: start,
             }),
         }
@@ -886,6 +985,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Decodes `\uXXXX` (and a following low surrogate) at `i`; returns the char and bytes used.
+    /// A lone surrogate, high or low, is U+FFFD (see the module's documentation).
     fn unicode_escape(&self, i: usize) -> Result<(char, usize)> {
         let hex = |at: usize| -> Result<u32> {
             let invalid = SyntaxError {
@@ -901,23 +1001,16 @@ impl<'a> Reader<'a> {
             })
         };
         let hi = hex(i + 2)?;
-        if (0xD800..0xDC00).contains(&hi) {
-            if self.b.get(i + 6..i + 8) == Some(b"\\u") {
-                let lo = hex(i + 8)?;
-                if (0xDC00..0xE000).contains(&lo) {
-                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                    return Ok((char::from_u32(c).expect("valid surrogate pair"), 12));
-                }
+        if (0xD800..0xDC00).contains(&hi) && self.b.get(i + 6..i + 8) == Some(b"\\u") {
+            let lo = hex(i + 8)?;
+            if (0xDC00..0xE000).contains(&lo) {
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                return Ok((char::from_u32(c).expect("valid surrogate pair"), 12));
             }
-            return Err(SyntaxError {
-                what: "lone surrogate",
-                at: i,
-            });
         }
-        char::from_u32(hi).map(|c| (c, 6)).ok_or(SyntaxError {
-            what: "lone surrogate",
-            at: i,
-        })
+        // Every code point outside the surrogates is a char; a surrogate left here is lone (a
+        // high one not followed by a low one is read alone, and what follows is read next).
+        Ok((char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER), 6))
     }
 }
 
@@ -1077,6 +1170,83 @@ mod tests {
         );
     }
 
+    /// What Python's `json` reads beyond RFC 8259, read the same way (lone surrogates as U+FFFD),
+    /// and its near misses, rejected as Python rejects them.
+    #[test]
+    fn reads_what_python_writes_beyond_strict_json() {
+        let float = |text| match one(text) {
+            Ok(JsonRef::Float(f)) => f,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert!(float("NaN").is_nan());
+        assert_eq!(float("Infinity"), f64::INFINITY);
+        assert_eq!(float("-Infinity"), f64::NEG_INFINITY);
+        assert_eq!(float("1e999"), f64::INFINITY);
+        assert_eq!(float("-1e999"), f64::NEG_INFINITY);
+        let mut r = Reader::new(b"[NaN, -Infinity, {\"a\": Infinity}]");
+        assert_eq!(
+            r.value(),
+            Ok(JsonRef::Json("[NaN, -Infinity, {\"a\": Infinity}]"))
+        );
+        let text = |json| one(json).ok().and_then(|v| v.as_str().map(str::to_owned));
+        for (json, want) in [
+            (r#""\ud800""#, "\u{FFFD}"),
+            (r#""\udc00x""#, "\u{FFFD}x"),
+            (r#""a\udcffb""#, "a\u{FFFD}b"),
+            (r#""\ud800\ud800""#, "\u{FFFD}\u{FFFD}"),
+            (r#""\ud83d\ude00""#, "\u{1F600}"),
+            (r#""\ud800\ud83d\ude00""#, "\u{FFFD}\u{1F600}"),
+            (r#""\udc00\ud800""#, "\u{FFFD}\u{FFFD}"),
+            (r#""\ud800\n""#, "\u{FFFD}\n"),
+        ] {
+            assert_eq!(text(json).as_deref(), Some(want), "{json}");
+        }
+        for bad in [
+            "nan",
+            "-NaN",
+            "+Infinity",
+            "Infinit",
+            "-Inf",
+            "NaNx",
+            "inf",
+            "\"\\ud800\\u12\"",
+        ] {
+            let mut r = Reader::new(bad.as_bytes());
+            let whole = r.value().and_then(|_| r.end());
+            assert!(whole.is_err(), "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn strict_json_has_no_non_finite_numbers_nor_lone_surrogates() {
+        for (text, want) in [
+            ("[1, 2.5, \"NaN\"]", "[1, 2.5, \"NaN\"]"),
+            ("[NaN, -Infinity, Infinity, -1]", "[null, null, null, -1]"),
+            (
+                r#"{"a \" NaN": Infinity, "b": "\\", "c": NaN}"#,
+                r#"{"a \" NaN": null, "b": "\\", "c": null}"#,
+            ),
+            ("NaN", "null"),
+            (
+                r#"["\ud83d\ude00", "\\ud800"]"#,
+                r#"["\ud83d\ude00", "\\ud800"]"#,
+            ),
+            (
+                r#"["\udcff.csv", "\ud800\ud83d\ude00", "\ud800"]"#,
+                r#"["\ufffd.csv", "\ufffd\ud83d\ude00", "\ufffd"]"#,
+            ),
+            (r#"{"\uDCFF": 1}"#, r#"{"\ufffd": 1}"#),
+        ] {
+            let got = strict_json(text);
+            assert_eq!(got, want, "{text}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), text == want, "{text}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&got).is_ok(),
+                "{got}"
+            );
+        }
+    }
+
     #[test]
     fn rejects_what_strict_json_rejects() {
         for bad in [
@@ -1085,19 +1255,14 @@ mod tests {
             ".5",
             "-",
             "1e",
-            "NaN",
-            "Infinity",
             "tru",
             "\"\\x\"",
             "\"a\nb\"",
-            "\"\\ud800\"",
-            "\"\\udc00x\"",
             "[1,]",
             "{\"a\":1,}",
             "{a:1}",
             "[1 2]",
             "\"open",
-            "1e999",
             "\"\\u12\"",
         ] {
             assert!(one(bad).is_err(), "{bad:?} must be rejected");

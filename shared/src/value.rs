@@ -182,8 +182,10 @@ impl Serialize for Value {
             Value::Packed(p) => s.serialize_str(&unpack(p)),
             Value::Json(j) => {
                 // Kept as validated JSON text at decode time; re-parse only when serialising.
-                let raw: serde_json::Value =
-                    serde_json::from_str(j).map_err(serde::ser::Error::custom)?;
+                // Non-finite numbers come out as null, as a `Value::Float` of them does, and lone
+                // surrogates as U+FFFD, as in strings (see `json::strict_json`).
+                let raw: serde_json::Value = serde_json::from_str(&crate::json::strict_json(j))
+                    .map_err(serde::ser::Error::custom)?;
                 raw.serialize(s)
             }
         }

@@ -91,7 +91,7 @@ fn malformed_events_are_rejected_whole_but_counted() {
         err,
         DecodeError::WrongType {
             field: "timestamp",
-            expected: "a number"
+            expected: "a finite number"
         }
     );
     s.count_rejected();
@@ -187,13 +187,60 @@ fn timestamp_localisation_is_off_unless_asked() {
 }
 
 #[test]
-fn strict_json_and_64_bit_numbers() {
-    for text in [
-        r#"{"type":"task-started","uuid":"u","hostname":"h","timestamp":NaN}"#,
-        r#"{"type":"x-y","s":"\ud800"}"#,
+fn python_json_extensions_and_64_bit_numbers() {
+    // Python's `json` writes `NaN` and lone surrogates; the event is kept. The surrogate becomes
+    // U+FFFD (a Rust string cannot hold it), the NaN stays a NaN.
+    let ev = decode_event(
+        br#"{"type":"task-failed","uuid":"u","hostname":"h","timestamp":1.0,"clock":1,"local_received":1.0,"traceback":"OSError: '\udcff.txt'","ratio":NaN}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ev.fields.traceback,
+        Some(stalk_state::JsonRef::Escaped(
+            "OSError: '\u{FFFD}.txt'".into()
+        ))
+    );
+    assert!(matches!(ev.fields.other[0].1, stalk_state::JsonRef::Float(f) if f.is_nan()));
+    let mut s = State::default();
+    s.apply(&ev).unwrap();
+    assert_eq!(s.task("u").unwrap().state, TaskState::Failure);
+    // Non-finite worker fields are kept; JSON output (the dump) writes them as null.
+    let hb = decode_event(
+        br#"{"type":"worker-heartbeat","hostname":"w","timestamp":1.0,"local_received":1.0,"freq":NaN,"loadavg":[NaN, 0.5, -Infinity]}"#,
+    )
+    .unwrap();
+    s.apply(&hb).unwrap();
+    let dumped = stalk_state::dump::dump(&s, 2.0);
+    let w = &dumped["workers"]["w"];
+    assert_eq!(w["loadavg"], json!([null, 0.5, null]));
+    assert_eq!(w["freq"], Json::Null);
+    assert_eq!(w["heartbeat_expires"], Json::Null);
+    assert_eq!(w["alive"], json!(false));
+    assert_eq!(
+        dumped["tasks"]["u"]["traceback"],
+        json!("OSError: '\u{FFFD}.txt'")
+    );
+    // Envelope numbers order events: a non-finite one is refused, with its reason.
+    for (text, field) in [
+        (
+            r#"{"type":"task-started","uuid":"u","hostname":"h","timestamp":NaN}"#,
+            "timestamp",
+        ),
+        (
+            r#"{"type":"worker-heartbeat","hostname":"h","timestamp":1,"clock":-Infinity}"#,
+            "clock",
+        ),
+        (
+            r#"{"type":"worker-heartbeat","hostname":"h","timestamp":1e999}"#,
+            "timestamp",
+        ),
     ] {
-        assert!(
-            matches!(decode_event(text.as_bytes()), Err(DecodeError::NotJson(_))),
+        assert_eq!(
+            decode_event(text.as_bytes()),
+            Err(DecodeError::WrongType {
+                field,
+                expected: "a finite number"
+            }),
             "{text}"
         );
     }

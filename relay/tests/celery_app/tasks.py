@@ -58,3 +58,12 @@ def boom():
 def refuse():
     """Rejected without requeue (acks_late, so the worker still holds the message)."""
     raise Reject("not for us", requeue=False)
+
+
+@app.task(bind=True)
+def odd(self):
+    """What Python's json writes beyond strict JSON, from a real worker: a custom event with a NaN,
+    then a failure whose message holds a file name that is not UTF-8 (a lone surrogate once
+    decoded, sent as `\\udcff`)."""
+    self.send_event("task-progress", ratio=float("nan"))
+    raise ValueError("cannot read " + os.fsdecode(b"report-\xff.csv"))

@@ -186,6 +186,7 @@ async fn scenario(
         ("task-failed", id("flaky")),
         ("task-failed", id("boom")),
         ("task-rejected", id("refuse")),
+        ("task-failed", id("odd")),
         ("task-revoked", id("revoked")),
     ];
     recorder
@@ -224,6 +225,7 @@ async fn scenario(
         "the recorder saw {n} events in {} messages ({batches} multi-event batches)",
         messages.len()
     );
+    let mut first = Vec::new();
     for (i, c) in clients.iter_mut().enumerate() {
         let got = c
             .events(n)
@@ -236,11 +238,15 @@ async fn scenario(
         );
         let bodies: Vec<Value> = got.iter().map(|e| e["event"].clone()).collect();
         same_events(&bodies, &expected).with_context(|| format!("client {i}"))?;
+        if i == 0 {
+            first = got;
+        }
     }
     ensure!(
         app.hub.history().newest_seq() == n as u64,
         "the relay has more events than the recorder"
     );
+    odd_values_flow_as_strict_json(app, &messages, &first, &id("odd")).await?;
     assert_eq!(app.metric("stalk_events_total").await?, n as f64);
     assert_eq!(
         app.metric("stalk_decode_errors_total{reason=\"not_json\"}")
@@ -249,6 +255,48 @@ async fn scenario(
         0.0
     );
     recorder.stop().await
+}
+
+/// The worker really published `NaN` and a lone surrogate escape (the `odd` task); the relay
+/// forwarded both events, as strict JSON (`null`, U+FFFD), and counted each body it rewrote.
+async fn odd_values_flow_as_strict_json(
+    app: &TestApp,
+    messages: &[crate::recorder::Recorded],
+    got: &[Value],
+    odd: &str,
+) -> Result<()> {
+    let raw = |what: &str| messages.iter().filter(|m| m.raw.contains(what)).count();
+    ensure!(
+        raw("\"ratio\": NaN") == 1 && raw("report-\\udcff.csv") == 1,
+        "the worker did not publish NaN and \\udcff as expected"
+    );
+    let event = |kind: &str| {
+        got.iter()
+            .map(|e| &e["event"])
+            .find(|e| is(e, kind, odd))
+            .with_context(|| format!("no {kind} for the odd task"))
+    };
+    ensure!(event("task-progress")?["ratio"].is_null(), "NaN not null");
+    let traceback = event("task-failed")?["traceback"].as_str().unwrap_or("");
+    ensure!(
+        traceback.contains("ValueError: cannot read report-\u{FFFD}.csv"),
+        "{traceback}"
+    );
+    let rewritten = messages
+        .iter()
+        .filter(|m| {
+            matches!(
+                stalk_state::json::strict_json(&m.raw),
+                std::borrow::Cow::Owned(_)
+            )
+        })
+        .count();
+    ensure!(
+        (1..=2).contains(&rewritten)
+            && app.metric("stalk_rewritten_bodies_total").await? == rewritten as f64,
+        "{rewritten} bodies to rewrite"
+    );
+    Ok(())
 }
 
 /// A short, stable name of an event for messages: (hostname, clock, type, uuid).

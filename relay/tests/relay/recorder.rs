@@ -16,8 +16,12 @@ use crate::helpers::{WAIT, connect_broker, unique};
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub routing_key: String,
-    /// The parsed body: one event object, or an array of them (`task.multi`).
+    /// The parsed body: one event object, or an array of them (`task.multi`). A body with what
+    /// Python's json writes beyond strict JSON (`NaN`, lone surrogate escapes) is parsed in the
+    /// strict form the relay forwards ([`stalk_state::json::strict_json`]).
     pub body: Value,
+    /// The body as published.
+    pub raw: String,
 }
 
 /// Records every message published to an exchange from the moment [`Recorder::start`] returns.
@@ -66,9 +70,17 @@ impl Recorder {
         let (tx, messages) = watch::channel(Vec::new());
         let task = tokio::spawn(async move {
             while let Some(Ok(delivery)) = consumer.next().await {
-                let body = serde_json::from_slice(&delivery.data).unwrap_or(Value::Null);
+                let raw = String::from_utf8_lossy(&delivery.data).into_owned();
+                let body = serde_json::from_str(&stalk_state::json::strict_json(&raw))
+                    .unwrap_or(Value::Null);
                 let routing_key = delivery.routing_key.as_str().to_owned();
-                tx.send_modify(|m| m.push(Recorded { routing_key, body }));
+                tx.send_modify(|m| {
+                    m.push(Recorded {
+                        routing_key,
+                        body,
+                        raw,
+                    })
+                });
             }
         });
         Ok(Recorder {
