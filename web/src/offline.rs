@@ -3,9 +3,11 @@
 //! A recording is NDJSON in either of the forms stalk uses (told apart per line, like the relay's
 //! `--replay`): the raw AMQP form (`{"recv": .., "body": <event, batch or JSON text>, ...}`) or the
 //! receiver form (one event per line, with `local_received`). Lines that are neither are counted
-//! and skipped; the rest loads.
+//! and skipped; the rest loads. Recordings hold events as Python's `json` wrote them, so a line is
+//! read in its strict form (`NaN` as null, lone surrogates as U+FFFD, as the relay forwards them).
 
 use serde_json::Value as Json;
+use stalk_state::json::strict_json;
 
 /// The events of a recording, in file order.
 #[derive(Debug, Default, PartialEq)]
@@ -21,7 +23,7 @@ pub struct Recording {
 pub fn parse_recording(text: &str) -> Recording {
     let mut out = Recording::default();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Ok(Json::Object(obj)) = serde_json::from_str::<Json>(line) else {
+        let Ok(Json::Object(obj)) = serde_json::from_str::<Json>(&strict_json(line)) else {
             out.bad_lines += 1;
             continue;
         };
@@ -30,7 +32,7 @@ pub fn parse_recording(text: &str) -> Recording {
             // Raw AMQP form: the body as published (a JSON text when it was not an object).
             Some(body) => {
                 let body = match body {
-                    Json::String(s) => serde_json::from_str(s).unwrap_or(Json::Null),
+                    Json::String(s) => serde_json::from_str(&strict_json(s)).unwrap_or(Json::Null),
                     other => other.clone(),
                 };
                 (number(obj.get("recv")), body)
@@ -141,6 +143,34 @@ mod tests {
         assert_eq!(lines[0]["task"]["uuid"], "a");
         assert_eq!(lines[1]["task"]["state"], "RECEIVED");
         assert_eq!(lines[2]["worker"]["hostname"], "w@h");
+    }
+
+    /// What Python's `json` writes beyond strict JSON loads, in both forms: nothing is lost.
+    #[test]
+    fn python_nan_and_lone_surrogates_load() {
+        let text = [
+            r#"{"type": "task-progress", "uuid": "a", "ratio": NaN, "hostname": "w@h", "timestamp": 5.0, "clock": 1, "local_received": 5.1}"#,
+            r#"{"recv": 6.5, "body": "{\"type\": \"task-failed\", \"uuid\": \"a\", \"traceback\": \"report-\\udcff.csv\", \"hostname\": \"w@h\", \"timestamp\": 6.0, \"clock\": 2, \"x\": -Infinity}"}"#,
+        ]
+        .join("\n");
+        let r = parse_recording(&text);
+        assert_eq!(r.bad_lines, 0);
+        assert_eq!(r.events.len(), 2);
+        assert!(
+            r.events[0].1.contains(r#""ratio":null"#),
+            "{}",
+            r.events[0].1
+        );
+        assert!(
+            r.events[1].1.contains("report-\u{FFFD}.csv"),
+            "{}",
+            r.events[1].1
+        );
+        let mut m = crate::model::Model::new(stalk_state::Limits::default(), 10);
+        m.load_recording(&text);
+        let t = m.state.task("a").unwrap();
+        assert_eq!(t.state, stalk_state::TaskState::Failure);
+        assert_eq!(t.info.traceback().as_str(), Some("report-\u{FFFD}.csv"));
     }
 
     #[test]
