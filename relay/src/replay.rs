@@ -44,7 +44,17 @@ struct Line<'a> {
     timestamp: Option<f64>,
 }
 
-/// One record of a recording: the body to ingest and when it was received (if known).
+/// A recording's line in the strict form the relay forwards (recordings hold events as Python's
+/// `json` wrote them, `NaN` and lone surrogates included: see [`crate::decode`]), and whether it
+/// had to change.
+fn strict_line(line: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    let strict = stalk_state::json::strict_json(line);
+    let changed = matches!(strict, std::borrow::Cow::Owned(_));
+    (strict, changed)
+}
+
+/// One record of a recording (in its strict form, see [`strict_line`]): the body to ingest and
+/// when it was received (if known).
 fn parse_line(line: &str) -> (Option<f64>, &[u8], Option<String>) {
     match serde_json::from_str::<Line<'_>>(line) {
         Ok(Line {
@@ -93,6 +103,12 @@ pub async fn run(
         if line.trim().is_empty() {
             continue;
         }
+        let (line, rewritten) = strict_line(&line);
+        if rewritten {
+            hub.metrics
+                .rewritten_bodies
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let (at, body, content_type) = parse_line(&line);
         if let Some(at) = at
             && speed > 0.0
@@ -138,5 +154,23 @@ mod tests {
         let ev = r#"{"type": "task-sent", "timestamp": 3.0, "local_received": 4.0}"#;
         assert_eq!(parse_line(ev), (Some(4.0), ev.as_bytes(), None));
         assert_eq!(parse_line("garbage").1, b"garbage");
+    }
+
+    /// A raw record whose body holds a `NaN` keeps its time and body (strict), where the whole
+    /// line used to go to the decoder as one event without a type.
+    #[test]
+    fn python_nan_in_a_record() {
+        let raw = r#"{"recv": 2.5, "body": {"type": "task-progress", "ratio": NaN}}"#;
+        let (line, rewritten) = strict_line(raw);
+        assert!(rewritten);
+        let (at, body, _) = parse_line(&line);
+        assert_eq!(
+            (at, body),
+            (
+                Some(2.5),
+                &br#"{"type": "task-progress", "ratio": null}"#[..]
+            )
+        );
+        assert!(!strict_line(r#"{"type": "a"}"#).1);
     }
 }
