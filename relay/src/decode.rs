@@ -147,8 +147,8 @@ pub fn decode(body: &[u8], content_type: Option<&str>, max_body_bytes: usize) ->
         out.errors.push(non_json_reason(body, content_type, true));
         return out;
     };
-    let strict = stalk_state::json::strict_json(text);
-    out.rewritten = matches!(strict, Cow::Owned(_));
+    let strict;
+    (strict, out.rewritten) = strict_form(text);
     let raw: Box<RawValue> = match serde_json::from_str(&strict) {
         Ok(raw) => raw,
         Err(_) => {
@@ -166,6 +166,14 @@ pub fn decode(body: &[u8], content_type: Option<&str>, max_body_bytes: usize) ->
         _ => out.errors.push(Reason::NotObject),
     }
     out
+}
+
+/// `text` in the strict form the relay forwards (see the module's documentation), and whether it
+/// had to change.
+pub(crate) fn strict_form(text: &str) -> (Cow<'_, str>, bool) {
+    let strict = stalk_state::json::strict_json(text);
+    let changed = matches!(strict, Cow::Owned(_));
+    (strict, changed)
 }
 
 fn element(raw: Box<RawValue>, out: &mut Outcome) {

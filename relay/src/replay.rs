@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::decode::strict_form;
 use crate::hub::{SharedHub, unix_now};
 use crate::protocol::BrokerState;
 
@@ -44,17 +45,9 @@ struct Line<'a> {
     timestamp: Option<f64>,
 }
 
-/// A recording's line in the strict form the relay forwards (recordings hold events as Python's
-/// `json` wrote them, `NaN` and lone surrogates included: see [`crate::decode`]), and whether it
-/// had to change.
-fn strict_line(line: &str) -> (std::borrow::Cow<'_, str>, bool) {
-    let strict = stalk_state::json::strict_json(line);
-    let changed = matches!(strict, std::borrow::Cow::Owned(_));
-    (strict, changed)
-}
-
-/// One record of a recording (in its strict form, see [`strict_line`]): the body to ingest and
-/// when it was received (if known).
+/// One record of a recording: the body to ingest and when it was received (if known). Recordings
+/// hold events as Python's `json` wrote them, `NaN` and lone surrogates included, so the line is
+/// first put in the strict form the relay forwards ([`strict_form`]).
 fn parse_line(line: &str) -> (Option<f64>, &[u8], Option<String>) {
     match serde_json::from_str::<Line<'_>>(line) {
         Ok(Line {
@@ -103,7 +96,7 @@ pub async fn run(
         if line.trim().is_empty() {
             continue;
         }
-        let (line, rewritten) = strict_line(&line);
+        let (line, rewritten) = strict_form(&line);
         if rewritten {
             hub.metrics
                 .rewritten_bodies
@@ -161,7 +154,7 @@ mod tests {
     #[test]
     fn python_nan_in_a_record() {
         let raw = r#"{"recv": 2.5, "body": {"type": "task-progress", "ratio": NaN}}"#;
-        let (line, rewritten) = strict_line(raw);
+        let (line, rewritten) = strict_form(raw);
         assert!(rewritten);
         let (at, body, _) = parse_line(&line);
         assert_eq!(
@@ -171,6 +164,6 @@ mod tests {
                 &br#"{"type": "task-progress", "ratio": null}"#[..]
             )
         );
-        assert!(!strict_line(r#"{"type": "a"}"#).1);
+        assert!(!strict_form(r#"{"type": "a"}"#).1);
     }
 }
