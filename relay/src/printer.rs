@@ -302,7 +302,7 @@ fn task_fields(state: &State, t: &Task) -> Vec<(&'static str, String)> {
 
 fn task_json(state: &State, t: &Task) -> serde_json::Value {
     let mut v = stalk_state::dump::task(state, t);
-    for (k, x) in t.extra.iter() {
+    for (k, x) in t.extras() {
         v[&**k] = serde_json::to_value(x).unwrap_or_default();
     }
     v

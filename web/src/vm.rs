@@ -109,7 +109,7 @@ pub fn task_detail(state: &State, uuid: &str) -> Option<TaskDetail> {
     Some(TaskDetail {
         fields,
         extra: t
-            .extra
+            .extras()
             .iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.to_string(), format::value(v)))

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashSet;
 
+use super::task::{Extras, identical};
 use crate::json::JsonRef;
 use crate::value::Value;
 use crate::words::word;
@@ -33,6 +34,8 @@ pub(crate) enum Keep {
 
 /// Entries of [`Strings::recent`].
 const RECENT: usize = 64;
+/// Entries of [`Strings::extras`]' cache of shared extras lists.
+pub(crate) const EXTRAS_CACHE: usize = 16;
 
 #[derive(Default)]
 pub(crate) struct Strings {
@@ -46,6 +49,11 @@ pub(crate) struct Strings {
     /// zeroed allocation per string.
     lz4_table: lz4_flex::block::CompressTable,
     lz4_out: Vec<u8>,
+    /// Recently made extras lists, direct-mapped by their keys (see [`Strings::extras`]); a new
+    /// list takes its slot's place (tasks keep theirs).
+    extras: [Option<Extras>; EXTRAS_CACHE],
+    /// The list being built, reused.
+    extras_scratch: Vec<(Rc<str>, Value)>,
 }
 
 impl Strings {
@@ -102,6 +110,42 @@ impl Strings {
             Ok(n) if (4 + n) * 4 <= s.len() * 3 => Value::Packed(Rc::from(&self.lz4_out[..4 + n])),
             _ => Value::Str(Rc::from(s)),
         }
+    }
+
+    /// The list `old` with `key` set to `value` (replaced in place, or added at the end), as a
+    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks
+    /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per task
+    /// cost an allocation and about 56 bytes each.
+    pub(crate) fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras {
+        let list = &mut self.extras_scratch;
+        list.clear();
+        list.extend_from_slice(old);
+        match list.iter_mut().find(|(k, _)| &**k == key) {
+            Some(slot) => slot.1 = value,
+            None => {
+                let key = self
+                    .recent
+                    .get_or(key, |s| intern(&mut self.shared, SHARED_MAX, s));
+                list.push((key, value));
+            }
+        }
+        // The slot depends on the keys only (their shared allocations), so a list that differs
+        // from a cached one by a value replaces it: that is a task's list being updated.
+        let slot = list.iter().fold(list.len(), |h, (k, _)| {
+            h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
+        }) % EXTRAS_CACHE;
+        if let Some(hit) = &self.extras[slot]
+            && hit.len() == list.len()
+            && hit
+                .iter()
+                .zip(list.iter())
+                .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y))
+        {
+            return hit.clone();
+        }
+        let made: Extras = Rc::from(&list[..]);
+        self.extras[slot] = Some(made.clone());
+        made
     }
 
     /// Entries in both tables.

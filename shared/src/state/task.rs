@@ -14,8 +14,9 @@ pub(crate) trait Store {
     /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
     /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
-    /// The stored form of a key of `extra`.
-    fn key(&mut self, key: &str) -> Rc<str>;
+    /// The list `old` with `key` set to `value` (replaced, or added at the end), shared with
+    /// the tasks that hold the same list.
+    fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);
 }
@@ -262,11 +263,16 @@ pub struct Task {
     pub worker: Option<Rc<str>>,
     /// `name`, `args`, `kwargs`, ... as copied from events.
     pub info: TaskInfo,
-    /// Fields Python copies that the State does not know by name (`requeue`, `signum`, custom ones).
-    pub extra: Box<[(Rc<str>, Value)]>,
+    /// Fields Python copies that the State does not know by name: see [`Task::extras`].
+    extra: Option<Extras>,
     /// Children links exactly as Python's `Task.children` (weak: dead handles are skipped).
     pub(crate) children: Vec<Handle>,
 }
+
+/// A task's extra fields, `(key, value)` in arrival order. Lists are immutable and shared: most
+/// tasks hold the same one (`queue` alone), so equal lists are one allocation (see
+/// `strings::Strings::extras`).
+pub(crate) type Extras = Rc<[(Rc<str>, Value)]>;
 
 /// The fields a task takes from its events.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -421,7 +427,7 @@ impl Task {
             client: None,
             worker: None,
             info: TaskInfo::default(),
-            extra: Box::default(),
+            extra: None,
             children: Vec::new(),
         }
     }
@@ -477,9 +483,18 @@ impl Task {
         self.info.root_id.as_str().filter(|s| !s.is_empty())
     }
 
-    /// A field Python copies but the State does not know by name.
+    /// The fields Python copies that the State does not know by name (`queue`, a revoke's
+    /// `terminated`, a reject's `requeue`, custom ones), in arrival order.
+    pub fn extras(&self) -> &[(Rc<str>, Value)] {
+        self.extra.as_deref().unwrap_or_default()
+    }
+
+    /// One of [`Task::extras`] by key.
     pub fn extra(&self, key: &str) -> Option<&Value> {
-        self.extra.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        self.extras()
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
     }
 
     /// Python's `Task.event`: records the subject's moment, then merges the event's fields by
@@ -549,19 +564,20 @@ impl Task {
     }
 }
 
-/// Sets one extra field. The list is a boxed slice (16 bytes, no spare capacity): most tasks have
-/// none or one, and they change rarely.
-fn set_extra(extra: &mut Box<[(Rc<str>, Value)]>, key: &str, value: Value, store: &mut impl Store) {
-    match extra.iter_mut().find(|(k, _)| &**k == key) {
-        Some(slot) => slot.1 = value,
-        None => {
-            // Allocated at its final size: pushing onto the old slice's vector grew it, and
-            // boxing shrank it again (two reallocations per new key, and most tasks get `queue`).
-            let mut list = Vec::with_capacity(extra.len() + 1);
-            list.extend(std::mem::take(extra).into_vec());
-            list.push((store.key(key), value));
-            *extra = list.into_boxed_slice();
-        }
+/// Sets one extra field: a new shared list, unless the field already holds this value.
+fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl Store) {
+    let old = extra.as_deref().unwrap_or_default();
+    if old.iter().any(|(k, v)| &**k == key && identical(v, &value)) {
+        return;
+    }
+    *extra = Some(store.extras(old, key, value));
+}
+
+/// Equal in JSON type and bits (so `-0.0` is not `0.0`, and a NaN is itself), as [`holds`].
+pub(crate) fn identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
     }
 }
 

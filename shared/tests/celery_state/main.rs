@@ -318,7 +318,7 @@ fn task_view(s: &State, t: &Task) -> J {
         "sent": m.sent(), "received": m.received(), "started": m.started(), "succeeded": m.succeeded(),
         "failed": m.failed(), "retried": m.retried(), "revoked": m.revoked(), "rejected": m.rejected(),
         "children": uuids(s, s.children(t)),
-        "extra": extra_json(&t.extra),
+        "extra": extra_json(t.extras()),
     })
 }
 
