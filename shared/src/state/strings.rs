@@ -117,35 +117,36 @@ impl Strings {
     /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per task
     /// cost an allocation and about 56 bytes each.
     pub(crate) fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras {
-        let list = &mut self.extras_scratch;
+        let mut list = std::mem::take(&mut self.extras_scratch);
         list.clear();
         list.extend_from_slice(old);
         match list.iter_mut().find(|(k, _)| &**k == key) {
             Some(slot) => slot.1 = value,
-            None => {
-                let key = self
-                    .recent
-                    .get_or(key, |s| intern(&mut self.shared, SHARED_MAX, s));
-                list.push((key, value));
-            }
+            None => list.push((self.shared(key), value)),
         }
         // The slot depends on the keys only (their shared allocations), so a list that differs
         // from a cached one by a value replaces it: that is a task's list being updated.
         let slot = list.iter().fold(list.len(), |h, (k, _)| {
             h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
         }) % EXTRAS_CACHE;
-        if let Some(hit) = &self.extras[slot]
-            && hit.len() == list.len()
-            && hit
-                .iter()
-                .zip(list.iter())
-                .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y))
-        {
-            return hit.clone();
-        }
-        let made: Extras = Rc::from(&list[..]);
-        self.extras[slot] = Some(made.clone());
-        made
+        let shared = match &self.extras[slot] {
+            Some(hit)
+                if hit.len() == list.len()
+                    && hit
+                        .iter()
+                        .zip(&list)
+                        .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y)) =>
+            {
+                hit.clone()
+            }
+            _ => {
+                let made: Extras = Rc::from(&list[..]);
+                self.extras[slot] = Some(made.clone());
+                made
+            }
+        };
+        self.extras_scratch = list;
+        shared
     }
 
     /// Entries in both tables.
