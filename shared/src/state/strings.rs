@@ -35,7 +35,7 @@ pub(crate) enum Keep {
 /// Entries of [`Strings::recent`].
 const RECENT: usize = 64;
 /// Entries of [`Strings::extras`]' cache of shared extras lists.
-pub(crate) const EXTRAS_CACHE: usize = 16;
+const EXTRAS_CACHE: usize = 16;
 
 #[derive(Default)]
 pub(crate) struct Strings {
