@@ -1,5 +1,6 @@
 //! Fuzz target: any bytes through the decoder, the receiver, the State, the views and the dump.
-//! Nothing may panic, and what the decoder reads `strict_json` makes strict JSON. Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -dict=decode.dict -max_total_time=60`.
+//! Nothing may panic, and what the decoder reads `strict_json` makes strict JSON.
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -dict=decode.dict -max_total_time=60`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
