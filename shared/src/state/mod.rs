@@ -251,8 +251,8 @@ impl task::Store for TaskStore<'_> {
         self.strings.value(v, keep, self.pack)
     }
 
-    fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> task::Extras {
-        self.strings.extras(old, key, value)
+    fn extras_with(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> task::Extras {
+        self.strings.extras_with(old, key, value)
     }
 
     fn packing(&mut self, on: bool) {
@@ -944,15 +944,37 @@ mod tests {
             &mut s,
             r#"{"type": "task-revoked", "uuid": "b", "hostname": "w", "timestamp": 2, "clock": 2, "local_received": 2, "terminated": true, "z": 1}"#,
         );
-        let keys = |id| -> Vec<String> {
+        let keys = |s: &State, id| -> Vec<String> {
             let t = s.task(id).unwrap();
             t.extras().iter().map(|(k, v)| format!("{k}={v}")).collect()
         };
-        assert_eq!(keys("a"), ["queue=\"celery\"", "z=0.0"]);
-        assert_eq!(keys("b"), ["queue=\"celery\"", "z=1", "terminated=true"]);
+        assert_eq!(keys(&s, "a"), ["queue=\"celery\"", "z=0.0"]);
+        assert_eq!(
+            keys(&s, "b"),
+            ["queue=\"celery\"", "z=1", "terminated=true"]
+        );
         assert_eq!(
             s.task("b").unwrap().extra("terminated"),
             Some(&Value::Bool(true))
+        );
+        // A field that moves at every event (a progress counter) is updated in the task's own
+        // list, in place: after the first copy, no new list per event.
+        let progress = |n: u32| {
+            format!(
+                r#"{{"type": "task-progress", "uuid": "a", "hostname": "w", "timestamp": 3, "clock": {n}, "local_received": 3, "z": {n}}}"#
+            )
+        };
+        apply(&mut s, &progress(3));
+        let own = extras(&s, "a");
+        assert_ne!(own, extras(&s, "b"));
+        for n in 4..8 {
+            apply(&mut s, &progress(n));
+            assert_eq!(extras(&s, "a"), own, "updated in place");
+        }
+        assert_eq!(keys(&s, "a"), ["queue=\"celery\"", "z=7"]);
+        assert_eq!(
+            keys(&s, "b"),
+            ["queue=\"celery\"", "z=1", "terminated=true"]
         );
     }
 }

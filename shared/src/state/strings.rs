@@ -34,7 +34,7 @@ pub(crate) enum Keep {
 
 /// Entries of [`Strings::recent`].
 const RECENT: usize = 64;
-/// Entries of [`Strings::extras`]' cache of shared extras lists.
+/// Entries of [`Strings::extras_with`]' cache of shared extras lists.
 const EXTRAS_CACHE: usize = 16;
 
 #[derive(Default)]
@@ -49,7 +49,7 @@ pub(crate) struct Strings {
     /// zeroed allocation per string.
     lz4_table: lz4_flex::block::CompressTable,
     lz4_out: Vec<u8>,
-    /// Recently made extras lists, direct-mapped by their keys (see [`Strings::extras`]); a new
+    /// Recently made extras lists, direct-mapped by their keys (see [`Strings::extras_with`]); a new
     /// list takes its slot's place (tasks keep theirs).
     extras: [Option<Extras>; EXTRAS_CACHE],
     /// The list being built, reused.
@@ -112,20 +112,22 @@ impl Strings {
         }
     }
 
-    /// The list `old` with `key` set to `value` (replaced in place, or added at the end), as a
-    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks
-    /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per task
-    /// cost an allocation and about 56 bytes each.
-    pub(crate) fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras {
+    /// The list `old` with `key` (not in it) added at the end with `value`, as a shared list:
+    /// the same list as a recent one is that one, with no allocation. Most tasks carry the same
+    /// extras (`queue` alone, or a revoke's three fields), and a boxed list per task cost an
+    /// allocation and about 56 bytes each.
+    pub(crate) fn extras_with(
+        &mut self,
+        old: &[(Rc<str>, Value)],
+        key: &str,
+        value: Value,
+    ) -> Extras {
         let mut list = std::mem::take(&mut self.extras_scratch);
         list.clear();
         list.extend_from_slice(old);
-        match list.iter_mut().find(|(k, _)| &**k == key) {
-            Some(slot) => slot.1 = value,
-            None => list.push((self.shared(key), value)),
-        }
-        // The slot depends on the keys only (their shared allocations), so a list that differs
-        // from a cached one by a value replaces it: that is a task's list being updated.
+        list.push((self.shared(key), value));
+        // The slot depends on the keys only (their shared allocations): lists of the same keys
+        // with other values take each other's place.
         let slot = list.iter().fold(list.len(), |h, (k, _)| {
             h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
         }) % EXTRAS_CACHE;

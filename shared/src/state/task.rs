@@ -14,9 +14,9 @@ pub(crate) trait Store {
     /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
     /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
-    /// The list `old` with `key` set to `value` (replaced, or added at the end), shared with
-    /// the tasks that hold the same list.
-    fn extras(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras;
+    /// The list `old` with `key` (not in it) added at the end with `value`, shared with the
+    /// tasks that hold the same list.
+    fn extras_with(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);
 }
@@ -269,9 +269,10 @@ pub struct Task {
     pub(crate) children: Vec<Handle>,
 }
 
-/// A task's extra fields, `(key, value)` in arrival order. Lists are immutable and shared: most
-/// tasks hold the same one (`queue` alone), so equal lists are one allocation (see
-/// `strings::Strings::extras`).
+/// A task's extra fields, `(key, value)` in arrival order. Most tasks hold the same list
+/// (`queue` alone), so equal lists are one shared allocation (see
+/// `strings::Strings::extras_with`); a list is changed in place only by the one task that holds
+/// it (see `set_extra`).
 pub(crate) type Extras = Rc<[(Rc<str>, Value)]>;
 
 /// The fields a task takes from its events.
@@ -564,13 +565,32 @@ impl Task {
     }
 }
 
-/// Sets one extra field: a new shared list, unless the field already holds this value.
+/// Sets one extra field. A new field makes a new list, shared with the tasks that have the same
+/// one. A field that changes from event to event (a progress counter) is updated in the task's
+/// own list, in place; a shared list is first copied into one of the task's own.
 fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl Store) {
     let old = extra.as_deref().unwrap_or_default();
-    if old.iter().any(|(k, v)| &**k == key && identical(v, &value)) {
+    let Some(i) = old.iter().position(|(k, _)| &**k == key) else {
+        *extra = Some(store.extras_with(old, key, value));
+        return;
+    };
+    if identical(&old[i].1, &value) {
         return;
     }
-    *extra = Some(store.extras(old, key, value));
+    match extra.as_mut().and_then(Rc::get_mut) {
+        Some(own) => own[i].1 = value,
+        None => *extra = Some(changed_copy(extra.as_deref().unwrap_or_default(), i, value)),
+    }
+}
+
+/// `list` with its `i`th value replaced, as a new list (out of line: rare, and kept out of the
+/// field copy that every event runs).
+#[cold]
+#[inline(never)]
+fn changed_copy(list: &[(Rc<str>, Value)], i: usize, value: Value) -> Extras {
+    let mut own = list.to_vec();
+    own[i].1 = value;
+    Rc::from(own)
 }
 
 /// Equal in JSON type and bits (so `-0.0` is not `0.0`, and a NaN is itself), as [`holds`].
