@@ -21,6 +21,8 @@ use std::fmt;
 
 mod block;
 
+use crate::words::word;
+
 /// Deepest nesting accepted (serde_json's default limit is the same).
 pub const MAX_DEPTH: usize = 128;
 
@@ -96,14 +98,17 @@ pub fn strict_json(text: &str) -> Cow<'_, str> {
 
 /// The code unit of the `\uXXXX` escape at `i`, when it is a surrogate (`0xD800..0xE000`).
 fn surrogate_at(b: &[u8], i: usize) -> Option<u32> {
-    let esc = b.get(i..i + 6)?;
-    if &esc[..2] != b"\\u" {
+    if b.get(i..i + 2)? != b"\\u" {
         return None;
     }
-    let hex = std::str::from_utf8(&esc[2..]).ok()?;
-    u32::from_str_radix(hex, 16)
-        .ok()
-        .filter(|c| (0xD800..0xE000).contains(c))
+    hex4(b, i + 2).filter(|c| (0xD800..0xE000).contains(c))
+}
+
+/// The four hex digits at `at` as a number (`None` unless there are four).
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)?
+        .iter()
+        .try_fold(0, |n, &c| char::from(c).to_digit(16).map(|d| n * 16 + d))
 }
 
 /// A JSON syntax error at a byte offset.
@@ -835,8 +840,7 @@ impl<'a> Reader<'a> {
         // made if it is asked for (unknown keys).
         if let Some(bytes) = self.b.get(start..start + 16) {
             let bytes: &[u8; 16] = bytes.try_into().expect("16 bytes");
-            let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-            let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+            let (lo, hi) = (word(bytes, 0), word(bytes, 8));
             // The guess's length is its top byte (0 for no guess; a known key is below 16).
             let glen = (guess >> 120) as usize & 15;
             if glen > 0 && bytes[glen] == b'"' {
@@ -988,17 +992,10 @@ impl<'a> Reader<'a> {
     /// Decodes `\uXXXX` (and a following low surrogate) at `i`; returns the char and bytes used.
     /// A lone surrogate, high or low, is U+FFFD (see the module's documentation).
     fn unicode_escape(&self, i: usize) -> Result<(char, usize)> {
-        let hex = |at: usize| -> Result<u32> {
-            let invalid = SyntaxError {
+        let hex = |at: usize| {
+            hex4(self.b, at).ok_or(SyntaxError {
                 what: "invalid \\u escape",
                 at,
-            };
-            let digits = self.b.get(at..at + 4).ok_or(invalid.clone())?;
-            digits.iter().try_fold(0, |n, &c| {
-                char::from(c)
-                    .to_digit(16)
-                    .map(|d| n * 16 + d)
-                    .ok_or(invalid.clone())
             })
         };
         let hi = hex(i + 2)?;
