@@ -49,8 +49,9 @@ pub(crate) struct Strings {
     /// zeroed allocation per string.
     lz4_table: lz4_flex::block::CompressTable,
     lz4_out: Vec<u8>,
-    /// Recently made extras lists, direct-mapped by their keys (see [`Strings::extras_with`]); a new
-    /// list takes its slot's place (tasks keep theirs).
+    /// Recently made extras lists, two per set, the set chosen by their keys (see
+    /// [`Strings::extras_with`]); a new list takes the place of its set's least recently used one
+    /// (tasks keep theirs).
     extras: [Option<Extras>; EXTRAS_CACHE],
     /// The list being built, reused.
     extras_scratch: Vec<(Rc<str>, Value)>,
@@ -126,27 +127,34 @@ impl Strings {
         list.clear();
         list.extend_from_slice(old);
         list.push((self.shared(key), value));
-        // The slot depends on the keys only (their shared allocations): lists of the same keys
-        // with other values take each other's place.
-        let slot = list.iter().fold(list.len(), |h, (k, _)| {
-            h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
-        }) % EXTRAS_CACHE;
-        let shared = match &self.extras[slot] {
-            Some(hit)
-                if hit.len() == list.len()
+        // Two ways per set, the set chosen by the keys only (their shared allocations), the
+        // most recently used first: a task's lists as its fields arrive (`queue`, then `queue`
+        // and another) can share a set without pushing each other out.
+        let set = 2
+            * (list.iter().fold(list.len(), |h, (k, _)| {
+                h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
+            }) % (EXTRAS_CACHE / 2));
+        let same_list = |hit: &Option<Extras>| {
+            hit.as_ref().is_some_and(|hit| {
+                hit.len() == list.len()
                     && hit
                         .iter()
                         .zip(&list)
-                        .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y)) =>
-            {
-                hit.clone()
-            }
-            _ => {
-                let made: Extras = Rc::from(&list[..]);
-                self.extras[slot] = Some(made.clone());
-                made
-            }
+                        .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y))
+            })
         };
+        let ways = &mut self.extras[set..set + 2];
+        let shared = if same_list(&ways[0]) {
+            ways[0].clone()
+        } else if same_list(&ways[1]) {
+            ways.swap(0, 1);
+            ways[0].clone()
+        } else {
+            ways.swap(0, 1);
+            ways[0] = Some(Rc::from(&list[..]));
+            ways[0].clone()
+        }
+        .expect("the first way holds the list");
         self.extras_scratch = list;
         shared
     }
