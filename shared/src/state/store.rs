@@ -30,6 +30,15 @@ impl Handle {
     pub fn slot(self) -> usize {
         self.slot as usize
     }
+
+    /// A handle for unit tests of code that only orders or indexes handles.
+    #[cfg(test)]
+    pub(crate) fn for_test(slot: u32) -> Handle {
+        Handle {
+            slot,
+            generation: 0,
+        }
+    }
 }
 
 const NIL: u32 = u32::MAX;
