@@ -419,12 +419,7 @@ fn digest(p: &Position) -> u64 {
                 bits | 1 << 63
             }
         }
-        Position::Text(s) => {
-            let mut b = [0u8; 8];
-            let n = s.len().min(8);
-            b[..n].copy_from_slice(&s.as_bytes()[..n]);
-            u64::from_be_bytes(b)
-        }
+        Position::Text(s) => crate::words::order_prefix(s),
     }
 }
 

@@ -19,6 +19,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 
 use super::store::Handle;
+use crate::words::order_prefix;
 
 /// One entry: an event of a task, placed in time, in 32 bytes (Python's costs about 170). Clocks
 /// and timestamps are kept as `f64`: exact for every integer clock below 2^53, and Python compares
@@ -46,16 +47,6 @@ struct Origins {
     names: Vec<(Rc<str>, u32, u64)>,
     index: FxHashMap<usize, u32>,
     free: Vec<u32>,
-}
-
-/// The first eight bytes of `name`, big-endian, zero-padded: when two names' prefixes differ they
-/// order the names as their text does (a name that ends early pads with zeros and is less, as a
-/// prefix is), so equal clocks rarely need a full comparison.
-fn order_prefix(name: &str) -> u64 {
-    let mut b = [0u8; 8];
-    let n = name.len().min(8);
-    b[..n].copy_from_slice(&name.as_bytes()[..n]);
-    u64::from_be_bytes(b)
 }
 
 /// The address of a name's allocation, as its key in [`Origins::index`].
