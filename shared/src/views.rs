@@ -234,8 +234,8 @@ impl Ord for Position {
 }
 
 /// A filtered, sorted set of tasks kept up to date from the handles each apply reports: building
-/// costs one pass over the State and one sort, each update `O(changed · log n)`, reading a window
-/// `O(offset + limit)`.
+/// costs one pass over the State and one sort (fed a radix presort, see `presort`), each update
+/// `O(changed · log n)`, reading a window `O(offset + limit)`.
 pub struct LiveQuery {
     filter: Filter,
     key: SortKey,
