@@ -36,6 +36,11 @@ pub(crate) enum Keep {
 const RECENT: usize = 64;
 /// Entries of [`Strings::extras_with`]' cache of shared extras lists.
 const EXTRAS_CACHE: usize = 16;
+/// Entries of [`Strings::packs`] (a power of two).
+const PACKS: usize = 16;
+/// Longer strings are packed without being remembered in [`Strings::packs`], which so holds at
+/// most `PACKS` x 16 KB of plain text.
+const PACKS_MAX_LEN: usize = 16 * 1024;
 
 #[derive(Default)]
 pub(crate) struct Strings {
@@ -49,6 +54,11 @@ pub(crate) struct Strings {
     /// zeroed allocation per string.
     lz4_table: lz4_flex::block::CompressTable,
     lz4_out: Vec<u8>,
+    /// The last long strings stored (see [`Strings::pack`]), each with its stored form,
+    /// direct-mapped by length and last bytes: failures of one kind carry the same traceback,
+    /// and a periodic task the same arguments at every run. An equal string gets the same stored
+    /// copy, neither compressed again nor held twice; a new one takes its slot.
+    packs: Box<[Option<StoredLong>; PACKS]>,
     /// Recently made extras lists, two per set, the set chosen by their keys (see
     /// [`Strings::extras_with`]); a new list takes the place of its set's least recently used one
     /// (tasks keep theirs).
@@ -83,8 +93,8 @@ impl Strings {
             JsonRef::Bool(b) => Value::Bool(*b),
             JsonRef::Int(i) => Value::Int(*i),
             JsonRef::Float(f) => Value::Float(*f),
-            JsonRef::Str(s) if long(s) => self.pack(s),
-            JsonRef::Escaped(s) if long(s) => self.pack(s),
+            JsonRef::Str(s) if long(s) => self.pack(s, || Rc::from(*s)),
+            JsonRef::Escaped(s) if long(s) => self.pack(s, || Rc::from(&**s)),
             JsonRef::Str(s) => Value::Str(self.string(s, keep)),
             JsonRef::Escaped(s) => Value::Str(self.string(s, keep)),
             JsonRef::Json(j) => Value::Json(Rc::from(*j)),
@@ -92,25 +102,47 @@ impl Strings {
         }
     }
 
-    /// `s` compressed (as [`Value::Packed`], size-prefixed LZ4) when that saves at least a quarter,
-    /// else as is.
-    pub(crate) fn pack(&mut self, s: &str) -> Value {
+    /// The stored form of the long string `s`: compressed (as [`Value::Packed`], size-prefixed
+    /// LZ4) when that saves at least a quarter, else `plain()`, which must equal `s` (a task's own
+    /// copy, when it has one). An equal string stored recently gets that string's stored form.
+    pub(crate) fn pack(&mut self, s: &str, plain: impl FnOnce() -> Rc<str>) -> Value {
+        let remember = s.len() <= PACKS_MAX_LEN;
+        let slot = pack_slot(s);
+        if remember
+            && let Some(seen) = &self.packs[slot]
+            && *seen.plain == *s
+        {
+            return seen.stored.clone();
+        }
+        let plain = plain();
+        let stored = match self.compress(s) {
+            Some(packed) => Value::Packed(packed),
+            None => Value::Str(plain.clone()),
+        };
+        if remember {
+            self.packs[slot] = Some(StoredLong {
+                plain,
+                stored: stored.clone(),
+            });
+        }
+        stored
+    }
+
+    /// `s` as a size-prefixed LZ4 block, when that saves at least a quarter of it.
+    fn compress(&mut self, s: &str) -> Option<Rc<[u8]>> {
+        let size = u32::try_from(s.len()).ok()?;
         let room = 4 + lz4_flex::block::get_maximum_output_size(s.len());
         if self.lz4_out.len() < room {
             self.lz4_out.resize(room, 0);
         }
-        let Ok(size) = u32::try_from(s.len()) else {
-            return Value::Str(Rc::from(s));
-        };
         self.lz4_out[..4].copy_from_slice(&size.to_le_bytes());
-        match lz4_flex::block::compress_into_with_table(
+        let n = lz4_flex::block::compress_into_with_table(
             s.as_bytes(),
             &mut self.lz4_out[4..room],
             &mut self.lz4_table,
-        ) {
-            Ok(n) if (4 + n) * 4 <= s.len() * 3 => Value::Packed(Rc::from(&self.lz4_out[..4 + n])),
-            _ => Value::Str(Rc::from(s)),
-        }
+        )
+        .ok()?;
+        ((4 + n) * 4 <= s.len() * 3).then(|| Rc::from(&self.lz4_out[..4 + n]))
     }
 
     /// The list `old` with `key` (not in it) added at the end with `value`, as a shared list:
@@ -164,6 +196,25 @@ impl Strings {
     pub(crate) fn len(&self) -> usize {
         self.shared.len() + self.small.len()
     }
+}
+
+/// A long string and the form it was stored in (see [`Strings::packs`]).
+struct StoredLong {
+    plain: Rc<str>,
+    stored: Value,
+}
+
+/// The slot of [`Strings::packs`] for `s`: its length and last eight bytes, mixed (long strings of
+/// one kind share their first bytes, `Traceback (most recent call last)`, and differ at the end).
+fn pack_slot(s: &str) -> usize {
+    let b = s.as_bytes();
+    let tail = if b.len() >= 8 {
+        word(b, b.len() - 8)
+    } else {
+        0
+    };
+    let mixed = (tail ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> (64 - PACKS.trailing_zeros())) as usize
 }
 
 /// A small direct-mapped cache of shared strings (see [`Strings::recent`]).
@@ -299,5 +350,55 @@ mod tests {
             s.shared(&format!("name-{i}"));
         }
         assert!(s.len() <= SHARED_MAX + SMALL_MAX);
+    }
+
+    #[test]
+    fn equal_long_strings_share_one_stored_form() {
+        let mut s = Strings::default();
+        let traceback: Rc<str> = "Traceback (most recent call last):\n  boom\n"
+            .repeat(40)
+            .into();
+        let first = s.pack(&traceback, || traceback.clone());
+        let again: Rc<str> = Rc::from(&*traceback); // an equal string from another task
+        let second = s.pack(&again, || again.clone());
+        let (Value::Packed(a), Value::Packed(b)) = (&first, &second) else {
+            panic!("a repetitive traceback is compressed: {first:?}");
+        };
+        assert!(
+            Rc::ptr_eq(a, b),
+            "the second task gets the first one's copy"
+        );
+        assert_eq!(second.text().as_deref(), Some(&*traceback));
+
+        // Same length and same last bytes, so the same slot: never taken for each other.
+        let other: Rc<str> = format!("X{}", &traceback[1..]).into();
+        assert_eq!(pack_slot(&other), pack_slot(&traceback));
+        let packed_other = s.pack(&other, || other.clone());
+        assert_eq!(packed_other.text().as_deref(), Some(&*other));
+        let back = s.pack(&traceback, || traceback.clone());
+        assert_eq!(back.text().as_deref(), Some(&*traceback));
+
+        // A string that does not compress keeps the task's own copy.
+        let noise: String = (0..600u32)
+            .map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 25) as u8 % 90))
+            .collect();
+        let noise: Rc<str> = noise.into();
+        match s.pack(&noise, || noise.clone()) {
+            Value::Str(kept) => assert!(Rc::ptr_eq(&kept, &noise)),
+            other => panic!("incompressible text is kept plain: {other:?}"),
+        }
+
+        // Beyond PACKS_MAX_LEN nothing is remembered: the cache's text stays bounded.
+        let huge: Rc<str> = "x".repeat(PACKS_MAX_LEN + 1).into();
+        let (h1, h2) = (
+            s.pack(&huge, || huge.clone()),
+            s.pack(&huge, || huge.clone()),
+        );
+        let (Value::Packed(h1), Value::Packed(h2)) = (h1, h2) else {
+            panic!("a run of one letter is compressed");
+        };
+        assert!(!Rc::ptr_eq(&h1, &h2));
+        let held: usize = s.packs.iter().flatten().map(|e| e.plain.len()).sum();
+        assert!(held <= PACKS * PACKS_MAX_LEN);
     }
 }

@@ -440,7 +440,7 @@ impl Task {
             if let Value::Str(s) = v
                 && s.len() >= super::strings::PACK_MIN
             {
-                *v = strings.pack(s);
+                *v = strings.pack(s, || s.clone());
             }
         };
         let i = &mut self.info;
