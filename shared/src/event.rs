@@ -521,18 +521,38 @@ const CELERY_KEY_ORDER: [(&str, &str); 22] = [
     ("type", "local_received"),
 ];
 
-/// The guess for the first key of an event.
-const FIRST_KEY: u128 = key_word(b"hostname");
+/// A guess for the next key: its [`key_word`] (0: no guess) and its id (see [`known_id`]), so a
+/// right guess needs no look-up.
+#[derive(Clone, Copy)]
+struct Guess {
+    word: u128,
+    id: u8,
+}
 
-/// [`CELERY_KEY_ORDER`] by key id (see [`known_id`]): the next key's [`key_word`], or 0.
-const NEXT_KEY: [u128; 64] = {
-    let mut t = [0u128; 64];
+impl Guess {
+    const NONE: Guess = Guess {
+        word: 0,
+        id: u8::MAX,
+    };
+
+    const fn of(key: &str) -> Guess {
+        let word = key_word(key.as_bytes());
+        let id = known_id(word);
+        assert!(id != u8::MAX, "guesses name known keys only");
+        Guess { word, id }
+    }
+}
+
+/// The guess for the first key of an event.
+const FIRST_KEY: Guess = Guess::of("hostname");
+
+/// [`CELERY_KEY_ORDER`] by key id (see [`known_id`]): the guess for the key after it.
+const NEXT_KEY: [Guess; 64] = {
+    let mut t = [Guess::NONE; 64];
     let mut i = 0;
     while i < CELERY_KEY_ORDER.len() {
         let (key, next) = CELERY_KEY_ORDER[i];
-        let id = known_id(key_word(key.as_bytes()));
-        assert!(id != u8::MAX, "the order table names known keys only");
-        t[id as usize] = key_word(next.as_bytes());
+        t[Guess::of(key).id as usize] = Guess::of(next);
         i += 1;
     }
     t
@@ -547,17 +567,26 @@ fn read_event<'a>(
 ) -> Result<Result<(), DecodeError>, SyntaxError> {
     let mut raw = RawEnvelope::default();
     let fields = &mut ev.fields;
-    r.keyed_object(FIRST_KEY, |key, r| {
+    let mut guess = FIRST_KEY;
+    r.keyed_object(guess.word, |key, r| {
         let value = r.member_value()?;
         // One jump on the table's byte (see `known_key` for what the ranges mean).
         const FIRST_FIELD: u8 = ENVELOPE.len() as u8;
-        let id = known_id(key.word);
+        let id = if key.guessed {
+            guess.id
+        } else {
+            known_id(key.word)
+        };
         match id {
             n @ 0..FIRST_FIELD => raw.set_nth(n, value),
             u8::MAX => fields.set_other(key.text(r), value),
             n => fields.set_nth(n - FIRST_FIELD, value),
         }
-        Ok(NEXT_KEY.get(usize::from(id)).copied().unwrap_or(0))
+        guess = NEXT_KEY
+            .get(usize::from(id))
+            .copied()
+            .unwrap_or(Guess::NONE);
+        Ok(guess.word)
     })?;
     Ok(raw.fill(ev))
 }

@@ -386,6 +386,9 @@ const FIVE_TO_MINUS_K: [(u64, u64); 20] = {
 #[derive(Clone, Copy)]
 pub(crate) struct Key {
     pub(crate) word: u128,
+    /// The key is the guess the caller passed to [`Reader::key`] (whatever it knows of the guess,
+    /// such as its place in a table, holds for the key).
+    pub(crate) guessed: bool,
     /// Where the key is in the input (start, length); start is `usize::MAX` for a key with
     /// escapes, whose decoded text waits in the reader (`Reader::key_text`). Nothing to drop, so
     /// the member loop carries no cleanup.
@@ -851,6 +854,7 @@ impl<'a> Reader<'a> {
                     self.i = start + glen + 1;
                     return Ok(Key {
                         word: guess,
+                        guessed: true,
                         span: (start, glen),
                     });
                 }
@@ -865,6 +869,7 @@ impl<'a> Reader<'a> {
                 self.i = start + len + 1;
                 return Ok(Key {
                     word: u128::from(hi) << 64 | u128::from(lo),
+                    guessed: false,
                     span: (start, len),
                 });
             }
@@ -878,7 +883,11 @@ impl<'a> Reader<'a> {
                 (usize::MAX, 0)
             }
         };
-        Ok(Key { word, span })
+        Ok(Key {
+            word,
+            guessed: false,
+            span,
+        })
     }
 
     /// The index of the first `"`, `\` or control byte at or after `i` (or the input's end),
