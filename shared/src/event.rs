@@ -845,6 +845,14 @@ mod tests {
         // A guessed key too near the end for a 16-byte load.
         let ev = decode_event(br#"{"type":"x","hostname":"h","utcoffset":0,"pid":1}"#).unwrap();
         assert_eq!(ev.fields.pid, Some(JsonRef::Int(1)));
+        // A right guess is taken by the id it carries: each must be its own key's.
+        for g in NEXT_KEY.iter().chain([&FIRST_KEY]) {
+            assert_eq!(g.id, known_id(g.word), "{:#x}", g.word);
+        }
+        assert_eq!(
+            NEXT_KEY.iter().filter(|g| g.word != 0).count(),
+            CELERY_KEY_ORDER.len()
+        );
     }
 
     #[test]
