@@ -116,13 +116,13 @@ macro_rules! known_fields {
             pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
         }
 
-        /// The position of each known field in [`FIELD_NAMES`].
+        /// The position of each known field in [`FIELD_NAMES`], as [`Fields::named`] gives it.
         #[allow(non_upper_case_globals)]
-        mod ids {
+        pub(crate) mod ids {
             #[allow(non_camel_case_types, dead_code)]
             #[repr(u8)]
             enum Id { $( $field, )* }
-            $( pub(super) const $field: u8 = Id::$field as u8; )*
+            $( pub(crate) const $field: u8 = Id::$field as u8; )*
         }
 
         /// The keys of the named fields of [`Fields`], in declaration order.
@@ -151,9 +151,9 @@ macro_rules! known_fields {
                     Some(slot) => slot.1 = value,
                     None => {
                         if self.other.is_empty() {
-                            // Events with unknown keys usually have several (worker events
-                            // carry seven): one allocation instead of four.
-                            self.other.reserve_exact(8);
+                            // Events with unknown keys often have several: one allocation
+                            // instead of three.
+                            self.other.reserve_exact(4);
                         }
                         self.other.push((key, value))
                     }
@@ -170,10 +170,17 @@ macro_rules! known_fields {
 
             /// Every present field as `(key, value)`, known ones first.
             pub fn iter(&self) -> impl Iterator<Item = (&str, &JsonRef<'a>)> {
-                [$( (stringify!($field), self.$field.as_ref()), )*]
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                self.named()
+                    .map(|(_, k, v)| (k, v))
                     .chain(self.other.iter().map(|(k, v)| (&**k, v)))
+            }
+
+            /// The present named fields as `(id, key, value)`, `id` from [`ids`], to match on
+            /// without comparing keys.
+            pub(crate) fn named(&self) -> impl Iterator<Item = (u8, &'static str, &JsonRef<'a>)> {
+                [$( (ids::$field, stringify!($field), self.$field.as_ref()), )*]
+                    .into_iter()
+                    .filter_map(|(id, k, v)| v.map(|v| (id, k, v)))
             }
         }
     };
@@ -214,6 +221,20 @@ known_fields! {
     utcoffset,
     /// Sender's process id.
     pid,
+    /// Worker: seconds between heartbeats.
+    freq,
+    /// Worker: tasks being executed.
+    active,
+    /// Worker: tasks processed since it started.
+    processed,
+    /// Worker: the host's load averages (a JSON array).
+    loadavg,
+    /// Worker: software name (`py-celery`).
+    sw_ident,
+    /// Worker: software version.
+    sw_ver,
+    /// Worker: operating system.
+    sw_sys,
 }
 
 /// One decoded Celery event, borrowing from the message body.
@@ -496,11 +517,19 @@ fn known_key(word: u128) -> Known {
 /// The key Celery writes after each key the reader knows (Celery 5's order; where event types
 /// differ, the most common in real recordings), as guesses for [`crate::json::Reader::key`]:
 /// a right guess takes the key in one comparison, a wrong one costs little more than that.
-const CELERY_KEY_ORDER: [(&str, &str); 22] = [
+const CELERY_KEY_ORDER: [(&str, &str); 29] = [
     ("hostname", "utcoffset"),
     ("utcoffset", "pid"),
     ("pid", "clock"),
     ("clock", "uuid"),
+    // Worker events: `clock` is followed by `freq`, a wrong guess there, then these.
+    ("freq", "active"),
+    ("active", "processed"),
+    ("processed", "loadavg"),
+    ("loadavg", "sw_ident"),
+    ("sw_ident", "sw_ver"),
+    ("sw_ver", "sw_sys"),
+    ("sw_sys", "timestamp"),
     ("uuid", "root_id"),
     ("root_id", "parent_id"),
     ("parent_id", "name"),

@@ -914,11 +914,59 @@ mod tests {
         assert_eq!(size_of::<Value>(), 24);
         assert_eq!(size_of::<JsonRef>(), 24);
         assert_eq!(size_of::<heap::Entry>(), 32);
-        assert!(size_of::<Event>() <= 584, "Event {}", size_of::<Event>());
+        // 584 until the worker events' keys got slots of their own (168 bytes, for 2% fewer
+        // instructions per event in all).
+        assert!(size_of::<Event>() <= 752, "Event {}", size_of::<Event>());
     }
 
     fn apply(s: &mut State, json: &str) {
         s.apply(&decode_event(json.as_bytes()).unwrap()).unwrap();
+    }
+
+    /// Python sets every key of an event on its task or worker. The keys the decoder gives slots
+    /// of their own (a worker's `freq`, `loadavg`, ...; a task's `name`, ...) still land on the
+    /// other kind as extras, beside unknown keys; `pid` and `utcoffset` stay off tasks.
+    #[test]
+    fn every_key_lands_on_a_task_or_worker_whatever_its_slot() {
+        let mut s = State::default();
+        apply(
+            &mut s,
+            r#"{"type": "task-sent", "uuid": "a", "hostname": "c", "timestamp": 1, "clock": 1, "local_received": 1, "pid": 7, "utcoffset": 0, "freq": 2.5, "x": 1, "loadavg": [1, 2], "sw_sys": "Linux"}"#,
+        );
+        let keys: Vec<String> = s
+            .task("a")
+            .unwrap()
+            .extras()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(
+            keys,
+            ["freq=2.5", "loadavg=[1, 2]", "sw_sys=\"Linux\"", "x=1"]
+        );
+        apply(
+            &mut s,
+            r#"{"type": "worker-heartbeat", "hostname": "w", "timestamp": 2, "clock": 2, "local_received": 2, "pid": 7, "utcoffset": 0, "freq": 2.5, "active": 1, "processed": 3, "loadavg": [1, 2], "sw_ident": "i", "sw_ver": "v", "sw_sys": "s", "name": "n", "y": true, "id": "no", "heartbeats": "no"}"#,
+        );
+        let w = s.worker("w").unwrap();
+        let own = [
+            &w.pid,
+            &w.freq,
+            &w.active,
+            &w.processed,
+            &w.loadavg,
+            &w.sw_ident,
+            &w.sw_ver,
+            &w.sw_sys,
+        ];
+        let own: Vec<String> = own.iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            own,
+            ["7", "2.5", "1", "3", "[1, 2]", "\"i\"", "\"v\"", "\"s\""]
+        );
+        let extra: Vec<String> = w.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(extra, ["name=\"n\"", "utcoffset=0", "y=true"]);
+        assert_eq!(&*w.id, "w.7");
     }
 
     /// Tasks with the same extra fields share one list; a task whose fields change gets a list

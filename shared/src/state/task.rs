@@ -550,11 +550,24 @@ impl Task {
         copy!(f, i, store: name, args, kwargs, retries, result, runtime, exchange, routing_key,
             root_id, parent_id);
         i.copy_rare(f, store, false);
-        // `queue` and unknown keys go to `extra`; `pid` and `utcoffset` describe the sender of the
-        // event, not the task, and are not kept.
-        if let Some(v) = &f.queue {
-            let v = store.value("queue", v);
-            set_extra(&mut self.extra, "queue", v, store);
+        // `queue`, the keys of worker events (Python keeps them on a task too, should a task event
+        // carry one) and unknown keys go to `extra`; `pid` and `utcoffset` describe the sender of
+        // the event, not the task, and are not kept.
+        let named_extras = [
+            ("queue", &f.queue),
+            ("freq", &f.freq),
+            ("active", &f.active),
+            ("processed", &f.processed),
+            ("loadavg", &f.loadavg),
+            ("sw_ident", &f.sw_ident),
+            ("sw_ver", &f.sw_ver),
+            ("sw_sys", &f.sw_sys),
+        ];
+        for (k, v) in named_extras {
+            if let Some(v) = v {
+                let v = store.value(k, v);
+                set_extra(&mut self.extra, k, v, store);
+            }
         }
         for (k, v) in &f.other {
             if !NOT_COPIED.contains(&&**k) {

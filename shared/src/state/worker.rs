@@ -3,7 +3,8 @@
 use std::rc::Rc;
 
 use super::strings::{Keep, Strings};
-use crate::event::Fields;
+use crate::event::{Fields, ids};
+use crate::json::JsonRef;
 use crate::value::{Num, Value};
 
 /// How many heartbeats a worker keeps (`Worker.heartbeat_max`).
@@ -102,9 +103,9 @@ impl Worker {
         }
         // Every key is copied; the worker's own fields by name, the rest into `extra`.
         let mut pid_changed = false;
-        for (k, v) in f.iter() {
-            let slot = match k {
-                "pid" => {
+        for (id, k, v) in f.named() {
+            let slot = match id {
+                ids::pid => {
                     // Every heartbeat repeats the pid: rebuild the id only when it changes.
                     let pid = strings.value(v, Keep::Shared, false);
                     if pid != self.pid {
@@ -113,29 +114,38 @@ impl Worker {
                     }
                     continue;
                 }
-                "freq" => &mut self.freq,
-                "active" => &mut self.active,
-                "processed" => &mut self.processed,
-                "loadavg" => &mut self.loadavg,
-                "sw_ident" => &mut self.sw_ident,
-                "sw_ver" => &mut self.sw_ver,
-                "sw_sys" => &mut self.sw_sys,
-                "heartbeats" | "id" => continue, // the worker's own structure: never overwritten
+                ids::freq => &mut self.freq,
+                ids::active => &mut self.active,
+                ids::processed => &mut self.processed,
+                ids::loadavg => &mut self.loadavg,
+                ids::sw_ident => &mut self.sw_ident,
+                ids::sw_ver => &mut self.sw_ver,
+                ids::sw_sys => &mut self.sw_sys,
                 _ => {
-                    let v = strings.value(v, Keep::Plain, false);
-                    match self.extra.iter_mut().find(|(key, _)| &**key == k) {
-                        Some(slot) => slot.1 = v,
-                        None => self.extra.push((strings.shared(k), v)),
-                    }
+                    self.set_extra(k, v, strings);
                     continue;
                 }
             };
             *slot = strings.value(v, Keep::Shared, false);
         }
+        for (k, v) in &f.other {
+            // `heartbeats` and `id` are the worker's own structure: never overwritten.
+            if !matches!(&**k, "heartbeats" | "id") {
+                self.set_extra(k, v, strings);
+            }
+        }
         if pid_changed {
             // Shared, so that every worker with this id (recordings restart workers) holds one
             // allocation: the time heap keys origins by allocation.
             self.id = strings.shared(&format!("{}.{}", self.hostname, py_str(&self.pid)));
+        }
+    }
+
+    fn set_extra(&mut self, key: &str, v: &JsonRef<'_>, strings: &mut Strings) {
+        let v = strings.value(v, Keep::Plain, false);
+        match self.extra.iter_mut().find(|(k, _)| &**k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.extra.push((strings.shared(key), v)),
         }
     }
 
