@@ -129,6 +129,7 @@ impl TimeHeap {
 
     /// `timetuple.__lt__`: logical clocks when both are non-zero (ties broken by origin), else
     /// timestamps.
+    #[inline]
     fn lt(&self, a: &Entry, b: &Entry) -> bool {
         if a.clock != 0.0 && b.clock != 0.0 {
             if a.clock == b.clock {
