@@ -150,7 +150,10 @@ proptest! {
             }
         }
         let counts = state.counts();
-        prop_assert_eq!(by_state, counts.by_state.iter().map(|(k, v)| (k.clone(), *v)).collect::<HashMap<_, _>>());
+        prop_assert_eq!(&by_state, &counts.by_state.iter().collect::<HashMap<_, _>>());
+        for (s, n) in &by_state {
+            prop_assert_eq!(counts.by_state.get(s), *n);
+        }
         prop_assert_eq!(by_name, counts.by_name.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>());
         prop_assert_eq!(by_worker, counts.by_worker.iter().map(|(k, v)| (k.to_string(), *v)).collect::<HashMap<_, _>>());
     }

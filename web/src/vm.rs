@@ -337,8 +337,7 @@ pub fn state_counts(state: &State) -> Vec<(String, usize)> {
         .counts()
         .by_state
         .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(s, n)| (s.as_str().to_owned(), *n))
+        .map(|(s, n)| (s.as_str().to_owned(), n))
         .collect();
     let rank = |s: &str| order.iter().position(|o| *o == s).unwrap_or(order.len());
     counts.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.0.cmp(&b.0)));

@@ -111,16 +111,60 @@ pub enum Applied {
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
     /// Tasks in memory by state.
-    pub by_state: FxHashMap<TaskState, usize>,
+    pub by_state: StateCounts,
     /// Tasks in memory by (string) name.
     pub by_name: FxHashMap<Rc<str>, usize>,
     /// Tasks in memory by worker hostname.
     pub by_worker: FxHashMap<Rc<str>, usize>,
 }
 
+/// Tasks in memory by state: the eight states Celery defines in an array, custom states in a map.
+/// Nearly every task event moves a task from one state to another, so these two counts change at
+/// most events: an array slot instead of two hash look-ups per event (2% of all instructions).
+#[derive(Clone, Debug, Default)]
+pub struct StateCounts {
+    known: [usize; TaskState::KNOWN.len()],
+    custom: FxHashMap<Rc<str>, usize>,
+}
+
+impl StateCounts {
+    /// How many tasks in memory are in `state`.
+    pub fn get(&self, state: &TaskState) -> usize {
+        match state.known_index() {
+            Some(i) => self.known[i],
+            None => match state {
+                TaskState::Custom(name) => self.custom.get(name).copied().unwrap_or(0),
+                _ => 0,
+            },
+        }
+    }
+
+    /// The states with tasks, with their counts: known states in life-cycle order, then custom
+    /// states in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (TaskState, usize)> + '_ {
+        TaskState::KNOWN
+            .into_iter()
+            .zip(self.known)
+            .filter(|&(_, n)| n > 0)
+            .chain(
+                self.custom
+                    .iter()
+                    .map(|(name, &n)| (TaskState::Custom(name.clone()), n)),
+            )
+    }
+
+    fn bump(&mut self, state: &TaskState, delta: isize) {
+        match (state.known_index(), state) {
+            (Some(i), _) => self.known[i] = self.known[i].saturating_add_signed(delta),
+            (None, TaskState::Custom(name)) => bump(&mut self.custom, name, delta),
+            (None, _) => unreachable!("only custom states are unknown"),
+        }
+    }
+}
+
 impl Counts {
     fn add(&mut self, key: &TaskKey, delta: isize) {
-        bump(&mut self.by_state, &key.state, delta);
+        self.by_state.bump(&key.state, delta);
         if let Some(name) = &key.name {
             bump(&mut self.by_name, name, delta);
         }
@@ -133,8 +177,8 @@ impl Counts {
     /// the counts whose key changed (most events change the state alone).
     fn change(&mut self, before: &Before, t: &Task) {
         if before.state != t.state {
-            bump(&mut self.by_state, &before.state, -1);
-            bump(&mut self.by_state, &t.state, 1);
+            self.by_state.bump(&before.state, -1);
+            self.by_state.bump(&t.state, 1);
         }
         if let Some(old) = &before.name {
             let new = shared_str(&t.info.name);
@@ -921,6 +965,44 @@ mod tests {
 
     fn apply(s: &mut State, json: &str) {
         s.apply(&decode_event(json.as_bytes()).unwrap()).unwrap();
+    }
+
+    /// Counts by state follow every move, known and custom states alike, and leave out states
+    /// that no task is in any more; evicting a task takes it out of its state's count.
+    #[test]
+    fn counts_by_state_follow_known_and_custom_states() {
+        let mut s = State::new(Limits {
+            max_tasks: 2,
+            ..Limits::default()
+        });
+        let ev = |ty: &str, id: &str, t: u32| {
+            format!(
+                r#"{{"type": "{ty}", "uuid": "{id}", "hostname": "w", "timestamp": {t}, "clock": {t}, "local_received": {t}}}"#
+            )
+        };
+        let counts = |s: &State| {
+            let mut c: Vec<(String, usize)> = s
+                .counts()
+                .by_state
+                .iter()
+                .map(|(k, n)| (k.as_str().to_owned(), n))
+                .collect();
+            c.sort();
+            c
+        };
+        let pair = |k: &str, n| (k.to_owned(), n);
+        apply(&mut s, &ev("task-received", "a", 1));
+        apply(&mut s, &ev("task-progress", "b", 2));
+        assert_eq!(counts(&s), [pair("PROGRESS", 1), pair("RECEIVED", 1)]);
+        apply(&mut s, &ev("task-progress", "a", 3));
+        assert_eq!(counts(&s), [pair("PROGRESS", 2)]);
+        let progress = TaskState::Custom("PROGRESS".into());
+        assert_eq!(s.counts().by_state.get(&progress), 2);
+        assert_eq!(s.counts().by_state.get(&TaskState::Received), 0);
+        apply(&mut s, &ev("task-succeeded", "b", 4));
+        apply(&mut s, &ev("task-started", "c", 5)); // evicts "a"
+        assert_eq!(counts(&s), [pair("STARTED", 1), pair("SUCCESS", 1)]);
+        assert_eq!(s.counts().by_state.get(&progress), 0);
     }
 
     /// Python sets every key of an event on its task or worker. The keys the decoder gives slots

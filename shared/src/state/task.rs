@@ -46,6 +46,33 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// The states Celery defines, in life-cycle order (every state but [`TaskState::Custom`]).
+    pub const KNOWN: [TaskState; 8] = [
+        TaskState::Pending,
+        TaskState::Received,
+        TaskState::Started,
+        TaskState::Success,
+        TaskState::Failure,
+        TaskState::Retry,
+        TaskState::Revoked,
+        TaskState::Rejected,
+    ];
+
+    /// The state's place in [`TaskState::KNOWN`]; `None` for a custom state.
+    pub fn known_index(&self) -> Option<usize> {
+        Some(match self {
+            TaskState::Pending => 0,
+            TaskState::Received => 1,
+            TaskState::Started => 2,
+            TaskState::Success => 3,
+            TaskState::Failure => 4,
+            TaskState::Retry => 5,
+            TaskState::Revoked => 6,
+            TaskState::Rejected => 7,
+            TaskState::Custom(_) => return None,
+        })
+    }
+
     /// Celery's precedence index: lower wins (`celery.states.precedence`).
     pub fn precedence(&self) -> u8 {
         match self {

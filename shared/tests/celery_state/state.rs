@@ -876,7 +876,7 @@ fn randomized_snapshot() {
                 .by_state
                 .iter()
                 .filter(|(k, _)| k.as_str() == state)
-                .map(|(_, n)| *n)
+                .map(|(_, n)| n)
                 .sum();
             assert_eq!(got, n, "{ctx}: {state}");
         }
