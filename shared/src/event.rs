@@ -126,7 +126,7 @@ macro_rules! known_fields {
         }
 
         /// The keys of the named fields of [`Fields`], in declaration order.
-        const FIELD_NAMES: &[&str] = &[$( stringify!($field), )*];
+        pub(crate) const FIELD_NAMES: &[&str] = &[$( stringify!($field), )*];
 
         impl<'a> Fields<'a> {
             /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.

@@ -1049,6 +1049,41 @@ mod tests {
         let extra: Vec<String> = w.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(extra, ["name=\"n\"", "utcoffset=0", "y=true"]);
         assert_eq!(&*w.id, "w.7");
+
+        // Every key the decoder knows by name, alone in a task event and in a worker event, ends
+        // up on the task and the worker, by name or as an extra (a task keeps no sender keys).
+        for (n, key) in crate::event::FIELD_NAMES.iter().enumerate() {
+            let value = format!("v-{key}");
+            let (uuid, host) = (format!("t{n}"), format!("w{n}"));
+            apply(
+                &mut s,
+                &format!(
+                    r#"{{"type": "task-sent", "uuid": "{uuid}", "hostname": "c", "timestamp": 1, "clock": 1, "local_received": 1, "{key}": "{value}"}}"#
+                ),
+            );
+            let t = s.task(&uuid).unwrap();
+            let named = crate::dump::task(&s, t)[*key] == value;
+            let extra = t.extra(key) == Some(&Value::Str(value.as_str().into()));
+            let sender = matches!(*key, "pid" | "utcoffset");
+            assert_eq!(
+                [named, extra, sender].iter().filter(|b| **b).count(),
+                1,
+                "task: {key}"
+            );
+            apply(
+                &mut s,
+                &format!(
+                    r#"{{"type": "worker-heartbeat", "hostname": "{host}", "timestamp": 1, "clock": 1, "local_received": 1, "{key}": "{value}"}}"#
+                ),
+            );
+            let w = s.worker(&host).unwrap();
+            let named = crate::dump::worker(w, 1.0)[*key] == value;
+            let extra = w
+                .extra
+                .iter()
+                .any(|(k, v)| &**k == *key && *v == Value::Str(value.as_str().into()));
+            assert!(named != extra, "worker: {key}");
+        }
     }
 
     /// Tasks with the same extra fields share one list; a task whose fields change gets a list
