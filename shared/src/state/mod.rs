@@ -130,12 +130,9 @@ pub struct StateCounts {
 impl StateCounts {
     /// How many tasks in memory are in `state`.
     pub fn get(&self, state: &TaskState) -> usize {
-        match state.known_index() {
-            Some(i) => self.known[i],
-            None => match state {
-                TaskState::Custom(name) => self.custom.get(name).copied().unwrap_or(0),
-                _ => 0,
-            },
+        match (state, state.known_index()) {
+            (TaskState::Custom(name), _) => self.custom.get(name).copied().unwrap_or(0),
+            (_, i) => i.map_or(0, |i| self.known[i]),
         }
     }
 
@@ -154,10 +151,13 @@ impl StateCounts {
     }
 
     fn bump(&mut self, state: &TaskState, delta: isize) {
-        match (state.known_index(), state) {
-            (Some(i), _) => self.known[i] = self.known[i].saturating_add_signed(delta),
-            (None, TaskState::Custom(name)) => bump(&mut self.custom, name, delta),
-            (None, _) => unreachable!("only custom states are unknown"),
+        match (state, state.known_index()) {
+            (TaskState::Custom(name), _) => bump(&mut self.custom, name, delta),
+            (_, i) => {
+                if let Some(n) = i.and_then(|i| self.known.get_mut(i)) {
+                    *n = n.saturating_add_signed(delta);
+                }
+            }
         }
     }
 }
