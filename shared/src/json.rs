@@ -199,6 +199,18 @@ impl<'a> JsonRef<'a> {
     }
 }
 
+/// What [`Reader::number_shape`] found.
+enum NumberShape {
+    /// Digits, with `fraction` digits after the point, and an exponent or not.
+    Finite {
+        negative: bool,
+        fraction: Option<usize>,
+        exponent: bool,
+    },
+    /// Python's `-Infinity`.
+    NegativeInfinity,
+}
+
 /// The significant digits of a number, accumulated while it is scanned.
 #[derive(Default)]
 struct Digits {
@@ -715,75 +727,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips a number: the grammar [`Reader::number`] accepts, checked the same way (same errors,
-    /// same positions), without computing its value. Numbers inside arrays and objects are kept as
+    /// Skips a number, checked by the same grammar as [`Reader::number`] (same errors, same
+    /// positions), without computing its value. Numbers inside arrays and objects are kept as
     /// text (a worker's `loadavg` is three of them in every heartbeat), so converting them was
     /// work thrown away.
     fn skip_number(&mut self) -> Result<()> {
-        let b = self.b;
-        let digits = |mut i: usize| {
+        self.number_shape(|b, mut i| {
             while b.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
             }
             i
-        };
-        let invalid = |at| {
-            Err(SyntaxError {
-                what: "invalid number",
-                at,
-            })
-        };
-        let mut i = self.i;
-        let negative = b[i] == b'-';
-        if negative {
-            i += 1;
-        }
-        match b.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits(i + 1),
-            Some(b'I') if negative => {
-                self.i = i;
-                return self.literal(b"Infinity", JsonRef::Null).map(drop);
-            }
-            _ => return invalid(i),
-        }
-        if b.get(i) == Some(&b'.') {
-            let after = digits(i + 1);
-            if after == i + 1 {
-                return invalid(after);
-            }
-            i = after;
-        }
-        if matches!(b.get(i), Some(b'e' | b'E')) {
-            i += 1;
-            if matches!(b.get(i), Some(b'+' | b'-')) {
-                i += 1;
-            }
-            let first = i;
-            i = digits(i);
-            if i == first {
-                return invalid(i);
-            }
-        }
-        self.i = i;
-        Ok(())
+        })
+        .map(drop)
     }
 
-    /// `true`, `false` or `null`: a fixed-length comparison (a slice of unknown length was a
-    /// `memcmp` call for four bytes, and `null` is in most events).
-    #[inline]
-    fn literal<const N: usize>(&mut self, word: &[u8; N], v: JsonRef<'a>) -> Result<JsonRef<'a>> {
-        if self.b.get(self.i..self.i + N) == Some(word.as_slice()) {
-            self.i += N;
-            Ok(v)
-        } else {
-            self.err("invalid literal")
-        }
-    }
-
+    /// Reads the number at the reader by JSON's grammar (and Python's `-Infinity`), leaving the
+    /// reader after it. Each run of integer or fraction digits is read by `digits(input, index)`,
+    /// which returns the index after the run: [`Reader::number`] accumulates the digits there,
+    /// [`Reader::skip_number`] only passes them.
     #[inline(always)]
-    fn number(&mut self) -> Result<JsonRef<'a>> {
-        let start = self.i;
+    fn number_shape(
+        &mut self,
+        mut digits: impl FnMut(&[u8], usize) -> usize,
+    ) -> Result<NumberShape> {
         let b = self.b;
         let invalid = |at| {
             Err(SyntaxError {
@@ -791,9 +757,6 @@ impl<'a> Reader<'a> {
                 at,
             })
         };
-        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
-        // second pass; see `Digits::convert` for which ones are converted directly.
-        let mut digits = Digits::default();
         let mut i = self.i;
         let negative = b[i] == b'-';
         if negative {
@@ -801,16 +764,18 @@ impl<'a> Reader<'a> {
         }
         match b.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits.read(b, i),
+            Some(b'1'..=b'9') => i = digits(b, i),
             Some(b'I') if negative => {
                 self.i = i;
-                return self.literal(b"Infinity", JsonRef::Float(f64::NEG_INFINITY));
+                return self
+                    .literal(b"Infinity", JsonRef::Null)
+                    .map(|_| NumberShape::NegativeInfinity);
             }
             _ => return invalid(i),
         }
         let mut fraction = None;
         if b.get(i) == Some(&b'.') {
-            let after = digits.read(b, i + 1);
+            let after = digits(b, i + 1);
             if after == i + 1 {
                 return invalid(after);
             }
@@ -833,10 +798,43 @@ impl<'a> Reader<'a> {
             }
         }
         self.i = i;
+        Ok(NumberShape::Finite {
+            negative,
+            fraction,
+            exponent,
+        })
+    }
+
+    /// `true`, `false` or `null`: a fixed-length comparison (a slice of unknown length was a
+    /// `memcmp` call for four bytes, and `null` is in most events).
+    #[inline]
+    fn literal<const N: usize>(&mut self, word: &[u8; N], v: JsonRef<'a>) -> Result<JsonRef<'a>> {
+        if self.b.get(self.i..self.i + N) == Some(word.as_slice()) {
+            self.i += N;
+            Ok(v)
+        } else {
+            self.err("invalid literal")
+        }
+    }
+
+    #[inline(always)]
+    fn number(&mut self) -> Result<JsonRef<'a>> {
+        let start = self.i;
+        // Digits are accumulated while scanning (`mantissa`, `count`), so common numbers need no
+        // second pass; see `Digits::convert` for which ones are converted directly.
+        let mut digits = Digits::default();
+        let (negative, fraction, exponent) = match self.number_shape(|b, i| digits.read(b, i))? {
+            NumberShape::NegativeInfinity => return Ok(JsonRef::Float(f64::NEG_INFINITY)),
+            NumberShape::Finite {
+                negative,
+                fraction,
+                exponent,
+            } => (negative, fraction, exponent),
+        };
         if !exponent && let Some(v) = digits.convert(negative, fraction) {
             return Ok(v);
         }
-        let text = self.checked_text(start, i);
+        let text = self.checked_text(start, self.i);
         if fraction.is_none()
             && !exponent
             && let Ok(n) = text.parse::<i64>()
