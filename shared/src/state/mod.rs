@@ -295,7 +295,7 @@ impl task::Store for TaskStore<'_> {
         self.strings.value(v, keep, self.pack)
     }
 
-    fn extras_with(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> task::Extras {
+    fn extras_with(&mut self, old: Option<&task::Extras>, key: &str, value: Value) -> task::Extras {
         self.strings.extras_with(old, key, value)
     }
 

@@ -38,6 +38,8 @@ pub(crate) enum Keep {
 const RECENT: usize = 256;
 /// Entries of [`Strings::extras_with`]' cache of shared extras lists.
 const EXTRAS_CACHE: usize = 16;
+/// Entries of [`Strings::steps`].
+const STEPS: usize = 8;
 /// Entries of [`Strings::packs`] (a power of two).
 const PACKS: usize = 16;
 /// Longer strings are packed without being remembered in [`Strings::packs`], which so holds at
@@ -67,6 +69,22 @@ pub(crate) struct Strings {
     extras: [Option<Extras>; EXTRAS_CACHE],
     /// The list being built, reused.
     extras_scratch: Vec<(Rc<str>, Value)>,
+    /// The last lists made from a list and one more field, direct-mapped by the list they
+    /// extend: tasks gain their extras in the same steps (`queue` on `task-sent`, then a revoke's
+    /// three fields one by one), and a step taken before is found without building a list.
+    steps: [Option<Step>; STEPS],
+}
+
+/// One step of [`Strings::steps`]: `to` is `from` with one field added at the end. `from` is held
+/// so that its address, the step's key, cannot be reused while the step is remembered.
+struct Step {
+    from: Option<Extras>,
+    to: Extras,
+}
+
+/// The address of an extras list, or 0 for none.
+fn list_address(list: Option<&Extras>) -> usize {
+    list.map_or(0, |l| Rc::as_ptr(l).cast::<u8>() as usize)
 }
 
 impl Strings {
@@ -147,16 +165,23 @@ impl Strings {
         ((4 + n) * 4 <= s.len() * 3).then(|| Rc::from(&self.lz4_out[..4 + n]))
     }
 
-    /// The list `old` with `key` (not in it) added at the end with `value`, as a shared list:
-    /// the same list as a recent one is that one, with no allocation. Most tasks carry the same
-    /// extras (`queue` alone, or a revoke's three fields), and a boxed list per task cost an
-    /// allocation and about 56 bytes each.
-    pub(crate) fn extras_with(
-        &mut self,
-        old: &[(Rc<str>, Value)],
-        key: &str,
-        value: Value,
-    ) -> Extras {
+    /// The list `from` (none: empty) with `key` (not in it) added at the end with `value`, as a
+    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks
+    /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per
+    /// task cost an allocation and about 56 bytes each. A step remembered in [`Strings::steps`]
+    /// is taken without building the list at all.
+    pub(crate) fn extras_with(&mut self, from: Option<&Extras>, key: &str, value: Value) -> Extras {
+        let address = list_address(from);
+        let step = (address >> 4) % STEPS;
+        if let Some(seen) = &self.steps[step]
+            && list_address(seen.from.as_ref()) == address
+            && let Some((k, v)) = seen.to.last()
+            && same(k, key)
+            && identical(v, &value)
+        {
+            return seen.to.clone();
+        }
+        let old = from.map_or(&[][..], |l| &l[..]);
         let mut list = std::mem::take(&mut self.extras_scratch);
         list.clear();
         list.extend_from_slice(old);
@@ -190,6 +215,10 @@ impl Strings {
         }
         .expect("the first way holds the list");
         self.extras_scratch = list;
+        self.steps[step] = Some(Step {
+            from: from.cloned(),
+            to: shared.clone(),
+        });
         shared
     }
 

@@ -16,7 +16,7 @@ pub(crate) trait Store {
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
     /// The list `old` with `key` (not in it) added at the end with `value`, shared with the
     /// tasks that hold the same list.
-    fn extras_with(&mut self, old: &[(Rc<str>, Value)], key: &str, value: Value) -> Extras;
+    fn extras_with(&mut self, old: Option<&Extras>, key: &str, value: Value) -> Extras;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);
 }
@@ -611,7 +611,7 @@ impl Task {
 fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl Store) {
     let old = extra.as_deref().unwrap_or_default();
     let Some(i) = old.iter().position(|(k, _)| &**k == key) else {
-        *extra = Some(store.extras_with(old, key, value));
+        *extra = Some(store.extras_with(extra.as_ref(), key, value));
         return;
     };
     if identical(&old[i].1, &value) {
