@@ -591,15 +591,14 @@ const NEXT_KEY: [Guess; 64] = {
     t
 };
 
-/// Reads one event object into `ev` (an [`Event::empty`]), in place: an event is ~600 bytes,
+/// Reads one event object into `ev` (an [`Event::empty`]), in place: an event is ~750 bytes,
 /// and building it in a local then moving it through nested results cost four copies.
 #[inline]
 fn read_event<'a>(
     r: &mut Reader<'a>,
     ev: &mut Event<'a>,
 ) -> Result<Result<(), DecodeError>, SyntaxError> {
-    let mut raw = RawEnvelope::default();
-    let fields = &mut ev.fields;
+    let mut envelope = Envelope::default();
     let mut guess = FIRST_KEY;
     r.keyed_object(guess.word, |key, r| {
         let value = r.member_value()?;
@@ -611,9 +610,9 @@ fn read_event<'a>(
             known_id(key.word)
         };
         match id {
-            n @ 0..FIRST_FIELD => raw.set_nth(n, value),
-            u8::MAX => fields.set_other(key.text(r), value),
-            n => fields.set_nth(n - FIRST_FIELD, value),
+            n @ 0..FIRST_FIELD => envelope.set(ev, n, value),
+            u8::MAX => ev.fields.set_other(key.text(r), value),
+            n => ev.fields.set_nth(n - FIRST_FIELD, value),
         }
         guess = NEXT_KEY
             .get(usize::from(id))
@@ -621,97 +620,106 @@ fn read_event<'a>(
             .unwrap_or(Guess::NONE);
         Ok(guess.word)
     })?;
-    Ok(raw.fill(ev))
+    Ok(envelope.check(ev))
 }
 
-/// The envelope keys as they arrived, before their types are checked.
+/// What the reader saw of the envelope keys: each is typed as it is read, straight into the
+/// event, and these bits (one per key of [`ENVELOPE`]) remember which keys came and which had a
+/// type the State cannot use, to be told in [`Envelope::check`]'s fixed order once the object is
+/// read (a repeated key overwrites, as `json.loads` does, so nothing is decided before the end).
 #[derive(Default)]
-struct RawEnvelope<'a> {
-    type_name: Option<JsonRef<'a>>,
-    hostname: Option<JsonRef<'a>>,
-    timestamp: Option<JsonRef<'a>>,
-    local_received: Option<JsonRef<'a>>,
-    clock: Option<JsonRef<'a>>,
-    uuid: Option<JsonRef<'a>>,
+struct Envelope {
+    present: u8,
+    wrong: u8,
 }
 
-impl<'a> RawEnvelope<'a> {
-    /// Sets the `n`th key of [`ENVELOPE`].
+impl Envelope {
+    const TYPE: u8 = 1 << 0;
+    const HOSTNAME: u8 = 1 << 1;
+    const TIMESTAMP: u8 = 1 << 2;
+    const LOCAL_RECEIVED: u8 = 1 << 3;
+    const CLOCK: u8 = 1 << 4;
+    const UUID: u8 = 1 << 5;
+
+    /// Sets the `n`th key of [`ENVELOPE`] on `ev`.
     #[inline]
-    fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
-        let slot = match n {
-            0 => &mut self.type_name,
-            1 => &mut self.hostname,
-            2 => &mut self.timestamp,
-            3 => &mut self.local_received,
-            4 => &mut self.clock,
-            _ => &mut self.uuid,
+    fn set<'a>(&mut self, ev: &mut Event<'a>, n: u8, value: JsonRef<'a>) {
+        let bit = 1 << n;
+        let ok = match n {
+            0 => value.into_str().map(|s| ev.type_name = s).is_some(),
+            1 => value.into_str().map(|s| ev.hostname = Some(s)).is_some(),
+            2 => envelope_number(value)
+                .map(|t| ev.timestamp = Some(t))
+                .is_some(),
+            3 => envelope_number(value)
+                .map(|t| ev.local_received = Some(t))
+                .is_some(),
+            4 => envelope_number(value).map(|c| ev.clock = Some(c)).is_some(),
+            _ => value.into_str().map(|s| ev.uuid = Some(s)).is_some(),
         };
-        *slot = Some(value);
+        self.present |= bit;
+        if ok {
+            self.wrong &= !bit;
+        } else {
+            self.wrong |= bit;
+        }
     }
 
-    /// Checks the envelope and sets it on `ev`.
+    /// Tells the first problem, in a fixed order: `type` (wrong, then missing), a wrong
+    /// `hostname`, `timestamp` or `uuid`, what the event's group requires, then a wrong
+    /// `local_received` or `clock`. Otherwise sets the event's kind from its `type`.
     #[inline]
-    fn fill(self, ev: &mut Event<'a>) -> Result<(), DecodeError> {
-        let type_name = string("type", self.type_name)?.ok_or(DecodeError::MissingField("type"))?;
-        let kind = EventKind::parse(&type_name);
-        let hostname = string("hostname", self.hostname)?;
-        let timestamp = number("timestamp", self.timestamp)?;
-        let uuid = string("uuid", self.uuid)?;
+    fn check(self, ev: &mut Event<'_>) -> Result<(), DecodeError> {
+        let wrong = |bit, field, expected| {
+            if self.wrong & bit != 0 {
+                Err(DecodeError::WrongType { field, expected })
+            } else {
+                Ok(())
+            }
+        };
+        let missing = |bit, field| {
+            if self.present & bit == 0 {
+                Err(DecodeError::MissingField(field))
+            } else {
+                Ok(())
+            }
+        };
+        const STRING: &str = "a string";
+        const NUMBER: &str = "a finite number";
+        wrong(Self::TYPE, "type", STRING)?;
+        missing(Self::TYPE, "type")?;
+        wrong(Self::HOSTNAME, "hostname", STRING)?;
+        wrong(Self::TIMESTAMP, "timestamp", NUMBER)?;
+        wrong(Self::UUID, "uuid", STRING)?;
+        let kind = EventKind::parse(&ev.type_name);
         match kind {
             EventKind::Task(_) => {
-                uuid.as_ref().ok_or(DecodeError::MissingField("uuid"))?;
-                hostname
-                    .as_ref()
-                    .ok_or(DecodeError::MissingField("hostname"))?;
-                timestamp.ok_or(DecodeError::MissingField("timestamp"))?;
+                missing(Self::UUID, "uuid")?;
+                missing(Self::HOSTNAME, "hostname")?;
+                missing(Self::TIMESTAMP, "timestamp")?;
             }
             EventKind::Worker(_) => {
-                hostname
-                    .as_ref()
-                    .ok_or(DecodeError::MissingField("hostname"))?;
-                timestamp.ok_or(DecodeError::MissingField("timestamp"))?;
+                missing(Self::HOSTNAME, "hostname")?;
+                missing(Self::TIMESTAMP, "timestamp")?;
             }
             EventKind::Other => {}
         }
-        ev.local_received = number("local_received", self.local_received)?;
-        ev.clock = number("clock", self.clock)?;
-        ev.type_name = type_name;
+        wrong(Self::LOCAL_RECEIVED, "local_received", NUMBER)?;
+        wrong(Self::CLOCK, "clock", NUMBER)?;
         ev.kind = kind;
-        ev.hostname = hostname;
-        ev.timestamp = timestamp;
-        ev.uuid = uuid;
         Ok(())
     }
 }
 
-#[inline]
-fn string<'a>(
-    field: &'static str,
-    v: Option<JsonRef<'a>>,
-) -> Result<Option<Cow<'a, str>>, DecodeError> {
-    match v {
-        None => Ok(None),
-        Some(v) => v.into_str().map(Some).ok_or(DecodeError::WrongType {
-            field,
-            expected: "a string",
-        }),
-    }
-}
-
 /// An envelope number: times and clocks order events, so `NaN` and the infinities, which the
-/// reader takes elsewhere (see [`crate::json`]), are refused here. No sender writes them:
+/// reader takes elsewhere (see [`crate::json`]), are refused here (`None`). No sender writes them:
 /// timestamps come from `time.time()`.
 #[inline]
-fn number(field: &'static str, v: Option<JsonRef<'_>>) -> Result<Option<Num>, DecodeError> {
+fn envelope_number(v: JsonRef<'_>) -> Option<Num> {
     match v {
-        None => Ok(None),
-        Some(JsonRef::Int(i)) => Ok(Some(Num::Int(i))),
-        Some(JsonRef::Float(f)) if f.is_finite() => Ok(Some(Num::Float(f))),
-        Some(_) => Err(DecodeError::WrongType {
-            field,
-            expected: "a finite number",
-        }),
+        JsonRef::Int(i) => Some(Num::Int(i)),
+        JsonRef::Float(f) if f.is_finite() => Some(Num::Float(f)),
+        _ => None,
     }
 }
 
@@ -885,6 +893,91 @@ mod tests {
         assert_eq!(
             NEXT_KEY.iter().filter(|g| g.word != 0).count(),
             CELERY_KEY_ORDER.len()
+        );
+    }
+
+    /// Envelope keys are typed as they are read, but judged once the object is read: a repeated
+    /// key's last value counts, and of several problems the same one is told whatever the order
+    /// of the keys.
+    #[test]
+    fn envelope_problems_are_told_in_a_fixed_order() {
+        let verdict = |text: &str| match decode_event(text.as_bytes()) {
+            Ok(_) => "ok".to_owned(),
+            Err(DecodeError::WrongType { field, .. }) => format!("wrong {field}"),
+            Err(e) => e.reason().to_owned(),
+        };
+        let task = r#""uuid": "u", "hostname": "h", "timestamp": 1"#;
+        for (text, expected) in [
+            (
+                format!(r#"{{"type": 5, "type": "task-sent", {task}}}"#),
+                "ok",
+            ),
+            (
+                format!(r#"{{"type": "task-sent", "type": null, {task}}}"#),
+                "wrong type",
+            ),
+            (
+                r#"{"clock": "x", "timestamp": "y", "hostname": 1, "type": "task-sent"}"#
+                    .to_owned(),
+                "wrong hostname",
+            ),
+            (
+                r#"{"uuid": 1, "timestamp": "y", "type": "task-sent"}"#.to_owned(),
+                "wrong timestamp",
+            ),
+            (
+                r#"{"clock": "x", "uuid": 1, "type": "task-sent"}"#.to_owned(),
+                "wrong uuid",
+            ),
+            (
+                r#"{"clock": "x", "hostname": "h", "timestamp": 1, "type": "task-sent"}"#
+                    .to_owned(),
+                "missing_uuid",
+            ),
+            (
+                r#"{"clock": "x", "local_received": "z", "type": "worker-heartbeat"}"#.to_owned(),
+                "missing_hostname",
+            ),
+            (
+                format!(r#"{{"clock": "x", "local_received": "z", "type": "task-sent", {task}}}"#),
+                "wrong local_received",
+            ),
+            (
+                format!(r#"{{"clock": "x", "type": "task-sent", {task}}}"#),
+                "wrong clock",
+            ),
+            (
+                format!(r#"{{"clock": 1e999, "type": "task-sent", {task}}}"#),
+                "wrong clock",
+            ),
+            (
+                format!(r#"{{"clock": "x", "clock": 3, "type": "task-sent", {task}}}"#),
+                "ok",
+            ),
+            (
+                r#"{"clock": 3, "hostname": "h", "timestamp": 2.5, "type": "worker-online"}"#
+                    .to_owned(),
+                "ok",
+            ),
+            (
+                r#"{"hostname": 5, "type": "custom-thing"}"#.to_owned(),
+                "wrong hostname",
+            ),
+            (r#"{"type": "custom-thing"}"#.to_owned(), "ok"),
+            (r#"{"uuid": "u"}"#.to_owned(), "missing_type"),
+        ] {
+            assert_eq!(verdict(&text), expected, "{text}");
+        }
+        let text = format!(r#"{{"clock": 7, "type": "task-sent", {task}}}"#);
+        let ev = decode_event(text.as_bytes()).unwrap();
+        assert_eq!(ev.kind, EventKind::Task(TaskSubject::Sent));
+        assert_eq!(
+            (ev.clock, ev.timestamp),
+            (Some(Num::Int(7)), Some(Num::Int(1)))
+        );
+        assert_eq!(
+            (ev.uuid.as_deref(), ev.hostname.as_deref()),
+            (Some("u"), Some("h"))
         );
     }
 
