@@ -3,7 +3,8 @@
 
 use serde_json::{Value as Json, json};
 use stalk_state::{
-    Applied, ApplyError, DecodeError, Limits, Num, Receiver, State, TaskState, Value, decode_event,
+    Applied, ApplyError, DecodeError, Limits, Num, Receiver, State, TASK_TYPES_MAX, TaskState,
+    Value, decode_event,
 };
 
 fn event(v: Json) -> stalk_state::Event<'static> {
@@ -159,6 +160,44 @@ fn only_strings_link_and_index() {
         Value::Int(5),
         "stored as it came"
     );
+}
+
+/// Python's set of seen task types grows without end; ours keeps the first `TASK_TYPES_MAX`
+/// names and counts the events whose new name it could not keep. The tasks keep their names.
+#[test]
+fn task_types_are_bounded() {
+    let mut s = State::new(Limits {
+        max_tasks: 100,
+        ..Limits::default()
+    });
+    let named = |n: usize| {
+        let name = format!("proj.tasks.t{n}");
+        event(task(
+            "task-received",
+            &format!("u{n}"),
+            n as i64,
+            json!({ "name": name }),
+        ))
+    };
+    for n in 0..TASK_TYPES_MAX {
+        s.apply(&named(n)).unwrap();
+    }
+    assert_eq!(s.task_types().len(), TASK_TYPES_MAX);
+    assert_eq!(s.task_types_refused(), 0);
+    for n in TASK_TYPES_MAX..TASK_TYPES_MAX + 5 {
+        s.apply(&named(n)).unwrap();
+    }
+    assert_eq!(s.task_types().len(), TASK_TYPES_MAX);
+    assert_eq!(s.task_types_refused(), 5);
+    let last = format!("u{}", TASK_TYPES_MAX + 4);
+    assert_eq!(
+        s.task(&last).unwrap().info.name,
+        Value::Str(format!("proj.tasks.t{}", TASK_TYPES_MAX + 4).into()),
+        "the task keeps its name"
+    );
+    // A name already kept is no refusal.
+    s.apply(&named(0)).unwrap();
+    assert_eq!(s.task_types_refused(), 5);
 }
 
 #[test]

@@ -54,6 +54,12 @@ impl Default for Limits {
 /// The time heap holds this many entries per task (Python's `heap_multiplier`).
 pub const HEAP_MULTIPLIER: usize = 4;
 
+/// The most task names [`State::task_types`] keeps. Python's set of seen types grows without
+/// end; a stream of unique names (a hostile or broken client) would grow ours as much, so past this
+/// many a new name is not recorded, only counted ([`State::task_types_refused`]). Real clusters
+/// have hundreds of task types.
+pub const TASK_TYPES_MAX: usize = 16_384;
+
 /// Why an event could not be applied. The event is still counted in `event_count`, as in Python.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -357,6 +363,8 @@ pub struct State {
     heap: heap::TimeHeap,
     pending_children: store::OrderedMap<Waiting>,
     task_types: FxHashSet<Rc<str>>,
+    /// Names not recorded in `task_types` because it was full.
+    task_types_refused: u64,
     by_root: FxHashMap<Rc<str>, FxHashSet<Handle>>,
     /// The `(name, hostname)` pairs of `Slot::indexed`.
     pairs: pairs::Pairs,
@@ -389,6 +397,7 @@ impl State {
             heap: heap::TimeHeap::new(limits.max_tasks * HEAP_MULTIPLIER),
             pending_children: store::OrderedMap::with_limit(limits.max_tasks),
             task_types: FxHashSet::default(),
+            task_types_refused: 0,
             by_root: FxHashMap::default(),
             pairs: pairs::Pairs::default(),
             counts: Counts::default(),
@@ -599,7 +608,11 @@ impl State {
             && let Some(name) = shared_str(&self.slot(handle).task.info.name)
         {
             if !self.task_types.contains(&name) {
-                self.task_types.insert(name.clone());
+                if self.task_types.len() < TASK_TYPES_MAX {
+                    self.task_types.insert(name.clone());
+                } else {
+                    self.task_types_refused += 1;
+                }
             }
             if created {
                 let id = self.pairs.acquire(name, hostname);
@@ -842,11 +855,18 @@ impl State {
         list.iter().copied().filter(|&h| self.tasks.is_live(h))
     }
 
-    /// Every task name seen (kept by [`State::clear`], as in Python), sorted.
+    /// Every task name seen (kept by [`State::clear`], as in Python), sorted: the first
+    /// [`TASK_TYPES_MAX`] distinct ones.
     pub fn task_types(&self) -> Vec<Rc<str>> {
         let mut v: Vec<Rc<str>> = self.task_types.iter().cloned().collect();
         v.sort();
         v
+    }
+
+    /// Events whose new task name was not recorded in [`State::task_types`] because it held
+    /// [`TASK_TYPES_MAX`] names (0 on any real cluster).
+    pub fn task_types_refused(&self) -> u64 {
+        self.task_types_refused
     }
 
     /// The whole time heap, oldest first, as Python's `_taskheap`: `(clock, timestamp, origin,
