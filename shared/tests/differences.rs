@@ -3,8 +3,8 @@
 
 use serde_json::{Value as Json, json};
 use stalk_state::{
-    Applied, ApplyError, DecodeError, Limits, Num, Receiver, State, TASK_TYPES_MAX, TaskState,
-    Value, decode_event,
+    Applied, ApplyError, DecodeError, EXTRAS_MAX, Limits, Num, Receiver, State, TASK_TYPES_MAX,
+    TaskState, Value, decode_event,
 };
 
 fn event(v: Json) -> stalk_state::Event<'static> {
@@ -198,6 +198,45 @@ fn task_types_are_bounded() {
     // A name already kept is no refusal.
     s.apply(&named(0)).unwrap();
     assert_eq!(s.task_types_refused(), 5);
+}
+
+/// Python sets every key of every event on its task or worker; ours keeps `EXTRAS_MAX` extra keys
+/// on each and counts the new keys it could not keep. Keys already kept still take new values.
+#[test]
+fn extra_fields_are_bounded_per_task_and_worker() {
+    let mut s = State::default();
+    let extra = |n: usize, value: usize| json!({ format!("k{n}"): value });
+    for n in 0..EXTRAS_MAX + 6 {
+        s.apply(&event(task(
+            "task-progress",
+            "u",
+            n as i64 + 1,
+            extra(n, n),
+        )))
+        .unwrap();
+    }
+    let t = s.task("u").unwrap();
+    assert_eq!(t.extras().len(), EXTRAS_MAX);
+    assert_eq!(t.extra(&format!("k{}", EXTRAS_MAX)), None);
+    assert_eq!(s.extras_refused(), 6);
+    s.apply(&event(task("task-progress", "u", 100, extra(0, 7))))
+        .unwrap();
+    assert_eq!(s.task("u").unwrap().extra("k0"), Some(&Value::Int(7)));
+    assert_eq!(s.extras_refused(), 6);
+
+    let heartbeat = |n: usize| {
+        let mut e = json!({"type": "worker-heartbeat", "hostname": "w@h", "timestamp": 100.0,
+                           "local_received": 100.5, "clock": n, "freq": 2.0});
+        e[format!("x{n}")] = json!(n);
+        event(e)
+    };
+    for n in 0..EXTRAS_MAX + 3 {
+        s.apply(&heartbeat(n)).unwrap();
+    }
+    let w = s.worker("w@h").unwrap();
+    assert_eq!(w.extra.len(), EXTRAS_MAX);
+    assert!(w.extra.iter().all(|(k, _)| k.starts_with('x')));
+    assert_eq!(s.extras_refused(), 9);
 }
 
 #[test]

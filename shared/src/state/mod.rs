@@ -54,6 +54,13 @@ impl Default for Limits {
 /// The time heap holds this many entries per task (Python's `heap_multiplier`).
 pub const HEAP_MULTIPLIER: usize = 4;
 
+/// The most extra fields (keys the State does not know by name) a task or a worker keeps. Python
+/// sets every key of every event on its object; a stream of events with ever new keys (a custom
+/// event with a counter in its key names, a hostile sender) would grow one task or worker, and
+/// the time to find a key in it, without end. Past this many a new key is not kept, only counted
+/// ([`State::extras_refused`]); keys already kept still take new values.
+pub const EXTRAS_MAX: usize = 64;
+
 /// The most task names [`State::task_types`] keeps. Python's set of seen types grows without
 /// end; a stream of unique names (a hostile or broken client) would grow ours as much, so past this
 /// many a new name is not recorded, only counted ([`State::task_types_refused`]). Real clusters
@@ -307,6 +314,10 @@ impl task::Store for TaskStore<'_> {
 
     fn packing(&mut self, on: bool) {
         self.pack = on;
+    }
+
+    fn refuse_extra(&mut self) {
+        self.strings.refuse_extra();
     }
 }
 
@@ -861,6 +872,12 @@ impl State {
         let mut v: Vec<Rc<str>> = self.task_types.iter().cloned().collect();
         v.sort();
         v
+    }
+
+    /// New extra fields not kept because their task or worker already had [`EXTRAS_MAX`] (0 on
+    /// any real cluster).
+    pub fn extras_refused(&self) -> u64 {
+        self.strings.extras_refused()
     }
 
     /// Events whose new task name was not recorded in [`State::task_types`] because it held

@@ -69,6 +69,9 @@ pub(crate) struct Strings {
     extras: [Option<Extras>; EXTRAS_CACHE],
     /// The list being built, reused.
     extras_scratch: Vec<(Rc<str>, Value)>,
+    /// New extra fields refused because their task or worker had `EXTRAS_MAX` (see
+    /// [`Strings::refuse_extra`]).
+    extras_refused: u64,
     /// The last lists made from a list and one more field, direct-mapped by the list they
     /// extend: tasks gain their extras in the same steps (`queue` on `task-sent`, then a revoke's
     /// three fields one by one), and a step taken before is found without building a list.
@@ -220,6 +223,17 @@ impl Strings {
             to: shared.clone(),
         });
         shared
+    }
+
+    /// Counts a new extra field that its task or worker could not keep (it had `EXTRAS_MAX`):
+    /// counted here, where both kinds of object store their fields.
+    pub(crate) fn refuse_extra(&mut self) {
+        self.extras_refused += 1;
+    }
+
+    /// See [`Strings::refuse_extra`].
+    pub(crate) fn extras_refused(&self) -> u64 {
+        self.extras_refused
     }
 
     /// Entries in both tables.

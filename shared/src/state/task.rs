@@ -3,6 +3,7 @@
 use std::fmt;
 use std::rc::Rc;
 
+use super::EXTRAS_MAX;
 use super::store::Handle;
 use super::strings::same;
 use crate::event::{Fields, TaskSubject};
@@ -19,6 +20,8 @@ pub(crate) trait Store {
     fn extras_with(&mut self, old: Option<&Extras>, key: &str, value: Value) -> Extras;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);
+    /// Counts a new extra field not kept: the task already has [`EXTRAS_MAX`].
+    fn refuse_extra(&mut self);
 }
 
 /// A task's state. Known states carry their precedence; any other string is a custom state
@@ -611,7 +614,11 @@ impl Task {
 fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl Store) {
     let old = extra.as_deref().unwrap_or_default();
     let Some(i) = old.iter().position(|(k, _)| &**k == key) else {
-        *extra = Some(store.extras_with(extra.as_ref(), key, value));
+        if old.len() >= EXTRAS_MAX {
+            store.refuse_extra();
+        } else {
+            *extra = Some(store.extras_with(extra.as_ref(), key, value));
+        }
         return;
     };
     if identical(&old[i].1, &value) {

@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use super::EXTRAS_MAX;
 use super::strings::{Keep, Strings};
 use crate::event::{Fields, ids};
 use crate::json::JsonRef;
@@ -143,8 +144,10 @@ impl Worker {
 
     fn set_extra(&mut self, key: &str, v: &JsonRef<'_>, strings: &mut Strings) {
         let v = strings.value(v, Keep::Plain, false);
+        let full = self.extra.len() >= EXTRAS_MAX;
         match self.extra.iter_mut().find(|(k, _)| &**k == key) {
             Some(slot) => slot.1 = v,
+            None if full => strings.refuse_extra(),
             None => self.extra.push((strings.shared(key), v)),
         }
     }
