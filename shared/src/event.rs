@@ -102,6 +102,12 @@ impl EventKind {
     }
 }
 
+/// The most unknown keys an event keeps in [`Fields::other`]. Each new key is looked for among
+/// those kept (a repeated key overwrites), so an event of a megabyte made of unique keys took
+/// seconds to read; a task or worker keeps no more than `EXTRAS_MAX` (64) extra fields anyway.
+/// Keys past this many are counted in [`Fields::dropped`].
+pub const OTHER_KEYS_MAX: usize = 256;
+
 /// Declares the event fields the State knows by name, so they decode into direct slots instead of
 /// a list of pairs. Everything else lands in [`Fields::other`].
 macro_rules! known_fields {
@@ -112,8 +118,11 @@ macro_rules! known_fields {
         #[derive(Clone, Debug, Default, PartialEq)]
         pub struct Fields<'a> {
             $( $(#[$doc])* pub $field: Option<JsonRef<'a>>, )*
-            /// Keys the State does not know by name, in arrival order (last value wins).
+            /// Keys the State does not know by name, in arrival order (last value wins), at most
+            /// [`OTHER_KEYS_MAX`].
             pub other: Vec<(Cow<'a, str>, JsonRef<'a>)>,
+            /// Unknown keys past [`OTHER_KEYS_MAX`], not kept.
+            pub dropped: u32,
         }
 
         /// The position of each known field in [`FIELD_NAMES`], as [`Fields::named`] gives it.
@@ -147,8 +156,12 @@ macro_rules! known_fields {
             }
 
             fn set_other(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
+                let full = self.other.len() >= OTHER_KEYS_MAX;
                 match self.other.iter_mut().find(|(k, _)| *k == key) {
                     Some(slot) => slot.1 = value,
+                    None if full => {
+                        self.dropped = self.dropped.saturating_add(1);
+                    }
                     None => {
                         if self.other.is_empty() {
                             // Events with unknown keys often have several: one allocation
@@ -165,6 +178,7 @@ macro_rules! known_fields {
                 Fields {
                     $( $field: self.$field.map(JsonRef::into_owned), )*
                     other: self.other.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+                    dropped: self.dropped,
                 }
             }
 
@@ -979,6 +993,29 @@ mod tests {
             (ev.uuid.as_deref(), ev.hostname.as_deref()),
             (Some("u"), Some("h"))
         );
+    }
+
+    /// An event keeps its first `OTHER_KEYS_MAX` unknown keys and counts the rest; a kept key
+    /// repeated later still takes its last value.
+    #[test]
+    fn unknown_keys_are_bounded_per_event() {
+        let mut text = String::from(
+            r#"{"type": "task-progress", "uuid": "u", "hostname": "h", "timestamp": 1"#,
+        );
+        for n in 0..OTHER_KEYS_MAX + 44 {
+            text.push_str(&format!(r#", "k{n}": {n}"#));
+        }
+        text.push_str(r#", "k0": "last"}"#);
+        let ev = decode_event(text.as_bytes()).unwrap();
+        assert_eq!(ev.fields.other.len(), OTHER_KEYS_MAX);
+        assert_eq!(ev.fields.dropped, 44);
+        assert_eq!(
+            ev.fields.other[0],
+            (Cow::Borrowed("k0"), JsonRef::Str("last"))
+        );
+        let last = format!("k{}", OTHER_KEYS_MAX - 1);
+        assert_eq!(ev.fields.other.last().unwrap().0, last);
+        assert_eq!(ev.clone().into_owned().fields.dropped, 44);
     }
 
     #[test]

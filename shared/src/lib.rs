@@ -22,8 +22,8 @@ mod words;
 mod testing;
 
 pub use event::{
-    DecodeError, Event, EventKind, Fields, TaskSubject, WorkerSubject, decode_body, decode_event,
-    decode_event_prefix,
+    DecodeError, Event, EventKind, Fields, OTHER_KEYS_MAX, TaskSubject, WorkerSubject, decode_body,
+    decode_event, decode_event_prefix,
 };
 pub use json::JsonRef;
 pub use receiver::Receiver;

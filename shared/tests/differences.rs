@@ -237,6 +237,15 @@ fn extra_fields_are_bounded_per_task_and_worker() {
     assert_eq!(w.extra.len(), EXTRAS_MAX);
     assert!(w.extra.iter().all(|(k, _)| k.starts_with('x')));
     assert_eq!(s.extras_refused(), 9);
+
+    // One event with 300 unknown keys: the decoder keeps 256 (OTHER_KEYS_MAX), the task 64.
+    let mut wide = task("task-progress", "v", 200, json!({}));
+    for n in 0..300 {
+        wide[format!("w{n}")] = json!(n);
+    }
+    s.apply(&event(wide)).unwrap();
+    assert_eq!(s.task("v").unwrap().extras().len(), EXTRAS_MAX);
+    assert_eq!(s.extras_refused(), 9 + 300 - EXTRAS_MAX as u64);
 }
 
 #[test]

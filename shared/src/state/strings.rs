@@ -228,7 +228,12 @@ impl Strings {
     /// Counts a new extra field that its task or worker could not keep (it had `EXTRAS_MAX`):
     /// counted here, where both kinds of object store their fields.
     pub(crate) fn refuse_extra(&mut self) {
-        self.extras_refused += 1;
+        self.refuse_extras(1);
+    }
+
+    /// Counts `n` refused extra fields (see [`Strings::refuse_extra`]).
+    pub(crate) fn refuse_extras(&mut self, n: u64) {
+        self.extras_refused = self.extras_refused.saturating_add(n);
     }
 
     /// See [`Strings::refuse_extra`].
