@@ -169,6 +169,21 @@ proptest! {
         }
     }
 
+    /// A task is in a children list once at most (Python's is a set), whatever the evictions and
+    /// however often its parent changes and changes back.
+    #[test]
+    fn children_are_listed_once(events in event_stream(), max_tasks in 1..10usize) {
+        let mut state = State::new(Limits { max_tasks, max_workers: 10 });
+        apply_all(&mut state, &events);
+        for (_, t) in state.tasks() {
+            let mut children: Vec<_> = state.children(t).collect();
+            let all = children.len();
+            children.sort();
+            children.dedup();
+            prop_assert_eq!(children.len(), all, "children of {} repeat", t.uuid);
+        }
+    }
+
     #[test]
     fn without_retries_the_order_of_a_tasks_events_does_not_matter(
         picks in prop::sample::subsequence(vec![0usize, 1, 2, 3], 1..=4),
