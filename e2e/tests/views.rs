@@ -607,6 +607,13 @@ async fn hostile_strings_are_text_on_every_page() -> Result<()> {
         ),
         // Not JSON at all: the relay counts it, and the dashboard says so.
         "<script>not an event".to_owned(),
+        // 300 unknown keys: the event keeps 256, its task 64; the dashboard counts the other 236.
+        format!(
+            r#"{{"type":"task-progress","uuid":"wide-1","hostname":{worker},"timestamp":1800000000.4,"clock":5,"local_received":1800000000.4{}}}"#,
+            (0..300)
+                .map(|n| format!(r#","k{n}":{n}"#))
+                .collect::<String>()
+        ),
     ];
     let path = std::env::temp_dir().join(format!("stalk-xss-{}.ndjson", std::process::id()));
     std::fs::write(&path, lines.join("\n") + "\n")?;
@@ -648,6 +655,11 @@ async fn hostile_strings_are_text_on_every_page() -> Result<()> {
         let losses = find(browser, r#"[data-testid="losses"][data-decode-errors="1"]"#).await?;
         let text = losses.text().await?;
         ensure!(text.contains("1 the relay could not decode"), "losses: {text}");
+        let part = find(browser, r#"[data-testid="kept-in-part"][data-extras-refused="236"]"#)
+            .await?
+            .text()
+            .await?;
+        ensure!(part.contains("236 fields not kept"), "kept in part: {part}");
         Ok(())
     })
     .await;

@@ -1,6 +1,7 @@
 //! `#/`: the cluster at a glance: tasks by state, events and new tasks per second over the last
 //! five minutes, workers online, and the most recent failures.
 
+use stalk_state::{EXTRAS_MAX, OTHER_KEYS_MAX, TASK_TYPES_MAX};
 use yew::prelude::*;
 
 use super::store::Ctx;
@@ -50,6 +51,11 @@ pub(crate) fn Dashboard() -> Html {
         .map(|g| g.to.saturating_sub(g.from) + 1)
         .sum();
     let lost = losses.decode_errors + losses.broker_dropped + gap_events + model.bad_input;
+    // Events kept without some of their fields, past the State's bounds (docs/state.md, 8-9).
+    let (extras_refused, types_refused) = (
+        model.state.extras_refused(),
+        model.state.task_types_refused(),
+    );
 
     html! {
         <section class="dashboard" data-testid="dashboard">
@@ -78,6 +84,16 @@ pub(crate) fn Dashboard() -> Html {
                         losses.broker_dropped, losses.decode_errors, model.bad_input) }
                 }
             </p>
+            if extras_refused + types_refused > 0 {
+                <p class="losses some" data-testid="kept-in-part"
+                   data-extras-refused={extras_refused.to_string()}
+                   data-types-refused={types_refused.to_string()}>
+                    { format!("Kept in part: {extras_refused} fields not kept past the {EXTRAS_MAX} \
+                        extra fields a task or worker keeps (or the {OTHER_KEYS_MAX} unknown keys an \
+                        event keeps), {types_refused} task names not listed past the \
+                        {TASK_TYPES_MAX} kept (docs/state.md).") }
+                </p>
+            }
             <h3>{ "Tasks by state" }</h3>
             if counts.is_empty() {
                 <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
