@@ -360,10 +360,21 @@ struct Slot {
     /// `(name, hostname)` the task is listed under by `tasks_by_type` / `tasks_by_worker`: set when
     /// the creating event already named the task, as in Python.
     indexed: pairs::PairId,
-    /// The parent whose children list surely holds this task ([`Handle::NONE`]: none known):
-    /// every event of a child looks its parent up and adds itself, as Python does, and this
-    /// saves searching the parent's list (of a 10,000-task group) at each of them.
-    linked_to: Handle,
+    /// The list that surely holds this task: every event of a child looks its parent up and adds
+    /// itself to the parent's children, or to the children awaiting a parent not yet seen, as
+    /// Python does; this saves searching that list (of a 10,000-task group) at each of them.
+    link: Link,
+}
+
+/// Where a task was last linked as a child (see [`Slot::link`]). A handle that has died since
+/// (its parent or its waiting list gone) matches nothing, so the task is linked again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    None,
+    /// In this parent's children.
+    Parent(Handle),
+    /// In this entry of the children awaiting their parent.
+    Waiting(Handle),
 }
 
 /// The cluster state. Sans-IO: time only comes from events and from the `now` given to
@@ -571,7 +582,7 @@ impl State {
                     self.tasks.push_back(Slot {
                         task,
                         indexed: pairs::PairId::NONE,
-                        linked_to: Handle::NONE,
+                        link: Link::None,
                     }),
                     true,
                     evicted,
@@ -647,7 +658,7 @@ impl State {
             match self.tasks.find(&parent_id) {
                 Some(parent) => {
                     self.tasks.move_to_back(parent);
-                    if self.slot(handle).linked_to != parent {
+                    if self.slot(handle).link != Link::Parent(parent) {
                         self.add_children(parent, &[handle]);
                     }
                 }
@@ -711,14 +722,14 @@ impl State {
     }
 
     /// Adds live `children` to `parent`'s list (once each, as to Python's `WeakSet`), and notes
-    /// the link on each child ([`Slot::linked_to`]).
+    /// the link on each child ([`Slot::link`]).
     fn add_children(&mut self, parent: Handle, children: &[Handle]) {
         let mut list = std::mem::take(&mut self.slot_mut(parent).task.children);
         for &c in children {
             let Some(child) = self.tasks.get_mut(c) else {
                 continue;
             };
-            child.linked_to = parent;
+            child.link = Link::Parent(parent);
             if !list.contains(&c) {
                 if list.len() == list.capacity() {
                     // Drop links to evicted tasks before growing (they are weak references).
@@ -746,6 +757,11 @@ impl State {
                 })
             }
         };
+        let link = &mut self.tasks.get_mut(child).expect("task handle is live").link;
+        if *link == Link::Waiting(h) {
+            return;
+        }
+        *link = Link::Waiting(h);
         let tasks = &self.tasks;
         let list = &mut self
             .pending_children
@@ -1003,8 +1019,8 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn per_task_structures_keep_their_size() {
         use std::mem::size_of;
-        // 456 until each task noted the parent it is linked to (8 bytes, so that a group's
-        // children do not search their parent's list at every event).
+        // 456 until each task noted the list it is linked to as a child (8 bytes, so that a
+        // group's children do not search their parent's list at every event).
         assert!(size_of::<Slot>() <= 464, "Slot {}", size_of::<Slot>());
         assert!(
             size_of::<TaskInfo>() <= 248,

@@ -26,12 +26,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// A handle that names no entry, ever (no slot has this index).
-    pub(crate) const NONE: Handle = Handle {
-        slot: NIL,
-        generation: 0,
-    };
-
     /// The slot index: dense, reused after removal (use with [`State::slot_count`](crate::State::slot_count)).
     pub fn slot(self) -> usize {
         self.slot as usize
