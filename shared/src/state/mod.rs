@@ -1043,6 +1043,10 @@ mod tests {
     /// that no task is in any more; evicting a task takes it out of its state's count.
     #[test]
     fn counts_by_state_follow_known_and_custom_states() {
+        // The array's slots are the states' places in `KNOWN`, written out twice in task.rs.
+        for (i, state) in TaskState::KNOWN.iter().enumerate() {
+            assert_eq!(state.known_index(), Some(i), "{state:?}");
+        }
         let mut s = State::new(Limits {
             max_tasks: 2,
             ..Limits::default()

@@ -15,8 +15,8 @@ pub(crate) trait Store {
     /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
     /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
-    /// The list `old` with `key` (not in it) added at the end with `value`, shared with the
-    /// tasks that hold the same list.
+    /// The list `old` (none: empty) with `key` (not in it) added at the end with `value`, shared
+    /// with the tasks that hold the same list.
     fn extras_with(&mut self, old: Option<&Extras>, key: &str, value: Value) -> Extras;
     /// Whether long strings are packed as they are stored (on for tasks that are final).
     fn packing(&mut self, on: bool);

@@ -143,12 +143,14 @@ impl Worker {
     }
 
     fn set_extra(&mut self, key: &str, v: &JsonRef<'_>, strings: &mut Strings) {
-        let v = strings.value(v, Keep::Plain, false);
-        let full = self.extra.len() >= EXTRAS_MAX;
-        match self.extra.iter_mut().find(|(k, _)| &**k == key) {
-            Some(slot) => slot.1 = v,
-            None if full => strings.refuse_extra(),
-            None => self.extra.push((strings.shared(key), v)),
+        match self.extra.iter().position(|(k, _)| &**k == key) {
+            Some(i) => self.extra[i].1 = strings.value(v, Keep::Plain, false),
+            // Refused before its value is stored: nothing is built for a key that is not kept.
+            None if self.extra.len() >= EXTRAS_MAX => strings.refuse_extra(),
+            None => {
+                let v = strings.value(v, Keep::Plain, false);
+                self.extra.push((strings.shared(key), v));
+            }
         }
     }
 
