@@ -660,6 +660,17 @@ async fn hostile_strings_are_text_on_every_page() -> Result<()> {
             .text()
             .await?;
         ensure!(part.contains("236 fields not kept"), "kept in part: {part}");
+        // The same refusals in the State's bounds, whose summary names the bound reached.
+        find(
+            browser,
+            r#"[data-testid="bound"][data-name="extra fields per task or worker"][data-len="64"][data-limit="64"][data-reached="236"]"#,
+        )
+        .await?;
+        let summary = find(browser, r#"[data-testid="bounds"] summary"#).await?.text().await?;
+        ensure!(
+            summary.contains("reached: extra fields per task or worker"),
+            "bounds: {summary}"
+        );
         Ok(())
     })
     .await;

@@ -107,6 +107,8 @@ pub(crate) struct TimeHeap {
     /// Entries in the list that are [`Entry::suspect`]: a zero clock (compared by timestamp), or
     /// placed while another suspect entry was in the list. At zero, the list is sorted.
     unsorted: usize,
+    /// Entries dropped from the front to make room.
+    dropped: u64,
 }
 
 impl TimeHeap {
@@ -116,6 +118,7 @@ impl TimeHeap {
             origins: Origins::default(),
             max,
             unsorted: 0,
+            dropped: 0,
         }
     }
 
@@ -125,6 +128,11 @@ impl TimeHeap {
 
     pub(crate) fn capacity(&self) -> usize {
         self.max
+    }
+
+    /// Entries dropped because the list was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// `timetuple.__lt__`: logical clocks when both are non-zero (ties broken by origin), else
@@ -147,6 +155,7 @@ impl TimeHeap {
             if let Some(gone) = self.entries.pop_front() {
                 self.origins.release(gone.origin);
                 self.unsorted -= usize::from(gone.suspect);
+                self.dropped += 1;
             }
         } else if heaps == self.entries.capacity() {
             // Double, but never past the bound: a full heap holds `max` entries, not the next

@@ -67,6 +67,25 @@ pub const EXTRAS_MAX: usize = 64;
 /// have hundreds of task types.
 pub const TASK_TYPES_MAX: usize = 16_384;
 
+/// One bounded structure of the State, as [`State::bounds`] reports it: how full it is, how often
+/// its bound was reached, and what happens then. Every table, index and cache the State keeps is
+/// either listed here or sized by one that is (indexes by task, by name, by worker, by root hold
+/// only what the tasks and workers hold).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// What it holds.
+    pub name: &'static str,
+    /// Entries now (for a per-item bound, the most one item has held).
+    pub len: usize,
+    /// The most it holds.
+    pub limit: usize,
+    /// How many times the bound was reached: entries evicted, refused or emptied. `None` for the
+    /// small direct-mapped caches, whose entries replace each other all the time by design.
+    pub reached: Option<u64>,
+    /// What happens when it is full.
+    pub when_full: &'static str,
+}
+
 /// Why an event could not be applied. The event is still counted in `event_count`, as in Python.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -391,6 +410,10 @@ pub struct State {
     task_types: FxHashSet<Rc<str>>,
     /// Names not recorded in `task_types` because it was full.
     task_types_refused: u64,
+    /// Tasks, workers and waiting lists of children that left to make room.
+    tasks_evicted: u64,
+    workers_evicted: u64,
+    waiting_evicted: u64,
     by_root: FxHashMap<Rc<str>, FxHashSet<Handle>>,
     /// The `(name, hostname)` pairs of `Slot::indexed`.
     pairs: pairs::Pairs,
@@ -424,6 +447,9 @@ impl State {
             pending_children: store::OrderedMap::with_limit(limits.max_tasks),
             task_types: FxHashSet::default(),
             task_types_refused: 0,
+            tasks_evicted: 0,
+            workers_evicted: 0,
+            waiting_evicted: 0,
             by_root: FxHashMap::default(),
             pairs: pairs::Pairs::default(),
             counts: Counts::default(),
@@ -515,6 +541,7 @@ impl State {
 
     fn insert_worker(&mut self, hostname: &str) -> (Handle, Option<Rc<str>>) {
         let evicted = if self.workers.len() >= self.limits.max_workers {
+            self.workers_evicted += 1;
             self.workers.pop_front().map(|(_, w)| w.hostname)
         } else {
             None
@@ -750,6 +777,7 @@ impl State {
             None => {
                 if self.pending_children.len() >= self.limits.max_tasks {
                     self.pending_children.pop_front();
+                    self.waiting_evicted += 1;
                 }
                 self.pending_children.push_back(Waiting {
                     parent: parent_id,
@@ -780,6 +808,7 @@ impl State {
     fn evict_oldest_task(&mut self) -> Option<Evicted> {
         let (handle, slot) = self.tasks.pop_front()?;
         self.tasks.prefetch_front();
+        self.tasks_evicted += 1;
         self.forget(handle, &slot);
         Some(Evicted {
             handle,
@@ -911,6 +940,64 @@ impl State {
     /// because their event had more than `OTHER_KEYS_MAX` unknown keys (0 on any real cluster).
     pub fn extras_refused(&self) -> u64 {
         self.strings.extras_refused()
+    }
+
+    /// Every bounded structure of the State with its fill, its limit and how often the limit was
+    /// reached, for a page or a metrics endpoint to show. Cheap (no scan of tasks or workers).
+    pub fn bounds(&self) -> Vec<Bound> {
+        let bound = |name, len, limit, reached, when_full| Bound {
+            name,
+            len,
+            limit,
+            reached: Some(reached),
+            when_full,
+        };
+        let mut all = vec![
+            bound(
+                "tasks",
+                self.tasks.len(),
+                self.limits.max_tasks,
+                self.tasks_evicted,
+                "the oldest task leaves every structure",
+            ),
+            bound(
+                "workers",
+                self.workers.len(),
+                self.limits.max_workers,
+                self.workers_evicted,
+                "the oldest worker leaves",
+            ),
+            bound(
+                "time heap entries",
+                self.heap.len(),
+                self.heap.capacity(),
+                self.heap.dropped(),
+                "the oldest entry leaves",
+            ),
+            bound(
+                "parents awaited by children",
+                self.pending_children.len(),
+                self.limits.max_tasks,
+                self.waiting_evicted,
+                "the oldest awaited parent is forgotten",
+            ),
+            bound(
+                "task types",
+                self.task_types.len(),
+                TASK_TYPES_MAX,
+                self.task_types_refused,
+                "a new name is counted, not listed",
+            ),
+            bound(
+                "extra fields per task or worker",
+                self.strings.extras_most(),
+                EXTRAS_MAX,
+                self.strings.extras_refused(),
+                "a new field is counted, not kept (also unknown keys past 256 in one event)",
+            ),
+        ];
+        all.extend(self.strings.bounds());
+        all
     }
 
     /// Events whose new task name was not recorded in [`State::task_types`] because it held

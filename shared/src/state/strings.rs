@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashSet;
 
+use super::Bound;
 use super::task::{Extras, identical};
 use crate::json::JsonRef;
 use crate::value::Value;
@@ -76,6 +77,11 @@ pub(crate) struct Strings {
     /// extend: tasks gain their extras in the same steps (`queue` on `task-sent`, then a revoke's
     /// three fields one by one), and a step taken before is found without building a list.
     steps: [Option<Step>; STEPS],
+    /// Times `shared` and `small` were emptied because they were full.
+    shared_emptied: u64,
+    small_emptied: u64,
+    /// The most extra fields one task or worker has held.
+    extras_most: usize,
 }
 
 /// One step of [`Strings::steps`]: `to` is `from` with one field added at the end. `from` is held
@@ -93,17 +99,18 @@ fn list_address(list: Option<&Extras>) -> usize {
 impl Strings {
     /// The shared copy of `s`.
     pub(crate) fn shared(&mut self, s: &str) -> Rc<str> {
-        self.recent
-            .get_or(s, |s| intern(&mut self.shared, SHARED_MAX, s))
+        self.recent.get_or(s, |s| {
+            intern(&mut self.shared, SHARED_MAX, &mut self.shared_emptied, s)
+        })
     }
 
     /// A stored string, shared when `keep` says so or when it is tiny.
     pub(crate) fn string(&mut self, s: &str, keep: Keep) -> Rc<str> {
         match keep {
             Keep::Shared => self.shared(s),
-            Keep::Plain if s.len() <= SMALL_LEN => self
-                .recent
-                .get_or(s, |s| intern(&mut self.small, SMALL_MAX, s)),
+            Keep::Plain if s.len() <= SMALL_LEN => self.recent.get_or(s, |s| {
+                intern(&mut self.small, SMALL_MAX, &mut self.small_emptied, s)
+            }),
             Keep::Plain => Rc::from(s),
         }
     }
@@ -185,6 +192,7 @@ impl Strings {
             return seen.to.clone();
         }
         let old = from.map_or(&[][..], |l| &l[..]);
+        self.held_extras(old.len() + 1);
         let mut list = std::mem::take(&mut self.extras_scratch);
         list.clear();
         list.extend_from_slice(old);
@@ -239,6 +247,52 @@ impl Strings {
     /// See [`Strings::refuse_extra`].
     pub(crate) fn extras_refused(&self) -> u64 {
         self.extras_refused
+    }
+
+    /// Notes that a task or worker now holds `n` extra fields.
+    pub(crate) fn held_extras(&mut self, n: usize) {
+        self.extras_most = self.extras_most.max(n);
+    }
+
+    /// The most extra fields one task or worker has held.
+    pub(crate) fn extras_most(&self) -> usize {
+        self.extras_most
+    }
+
+    /// How full each of the tables and caches is, for [`crate::State::bounds`].
+    pub(crate) fn bounds(&self) -> [Bound; 6] {
+        let cache = |name, len, limit| Bound {
+            name,
+            len,
+            limit,
+            reached: None,
+            when_full: "a new entry takes the place of the one in its slot",
+        };
+        let table = |name, len, limit, emptied| Bound {
+            name,
+            len,
+            limit,
+            reached: Some(emptied),
+            when_full: "emptied: tasks keep their copies, sharing starts again",
+        };
+        [
+            table(
+                "shared strings",
+                self.shared.len(),
+                SHARED_MAX,
+                self.shared_emptied,
+            ),
+            table(
+                "shared tiny strings",
+                self.small.len(),
+                SMALL_MAX,
+                self.small_emptied,
+            ),
+            cache("recent strings", used(&self.recent.0[..]), RECENT),
+            cache("recent long strings", used(&self.packs[..]), PACKS),
+            cache("recent extras lists", used(&self.extras[..]), EXTRAS_CACHE),
+            cache("extras steps", used(&self.steps[..]), STEPS),
+        ]
     }
 
     /// Entries in both tables.
@@ -335,12 +389,19 @@ fn short_same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-fn intern(table: &mut FxHashSet<Rc<str>>, max: usize, s: &str) -> Rc<str> {
+/// Slots in use in a direct-mapped cache.
+fn used<T>(slots: &[Option<T>]) -> usize {
+    slots.iter().filter(|s| s.is_some()).count()
+}
+
+/// The table's copy of `s`, made if new; a full table is emptied first (counted in `emptied`).
+fn intern(table: &mut FxHashSet<Rc<str>>, max: usize, emptied: &mut u64, s: &str) -> Rc<str> {
     if let Some(shared) = table.get(s) {
         return shared.clone();
     }
     if table.len() >= max {
         table.clear();
+        *emptied += 1;
     }
     let new: Rc<str> = Rc::from(s);
     table.insert(new.clone());

@@ -150,6 +150,7 @@ impl Worker {
             None => {
                 let v = strings.value(v, Keep::Plain, false);
                 self.extra.push((strings.shared(key), v));
+                strings.held_extras(self.extra.len());
             }
         }
     }

@@ -56,6 +56,13 @@ pub(crate) fn Dashboard() -> Html {
         model.state.extras_refused(),
         model.state.task_types_refused(),
     );
+    // Every bounded structure of the State, and which ones have had to drop or refuse something.
+    let bounds = model.state.bounds();
+    let full: Vec<&str> = bounds
+        .iter()
+        .filter(|b| b.reached.unwrap_or(0) > 0)
+        .map(|b| b.name)
+        .collect();
 
     html! {
         <section class="dashboard" data-testid="dashboard">
@@ -94,6 +101,25 @@ pub(crate) fn Dashboard() -> Html {
                         {TASK_TYPES_MAX} kept (docs/state.md).") }
                 </p>
             }
+            <details class="bounds" data-testid="bounds">
+                <summary>{ format!("Memory bounds{}", if full.is_empty() { String::new() } else {
+                    format!(" (reached: {})", full.join(", ")) }) }</summary>
+                <table>
+                    <thead><tr><th>{ "holds" }</th><th>{ "in use" }</th><th>{ "limit" }</th>
+                        <th>{ "times reached" }</th><th>{ "when full" }</th></tr></thead>
+                    <tbody>
+                    { for bounds.iter().map(|b| html! {
+                        <tr data-testid="bound" data-name={b.name} data-len={b.len.to_string()}
+                            data-limit={b.limit.to_string()}
+                            data-reached={b.reached.map(|n| n.to_string()).unwrap_or_default()}>
+                            <td>{ b.name }</td><td>{ b.len }</td><td>{ b.limit }</td>
+                            <td>{ b.reached.map_or("-".to_owned(), |n| n.to_string()) }</td>
+                            <td class="muted">{ b.when_full }</td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+            </details>
             <h3>{ "Tasks by state" }</h3>
             if counts.is_empty() {
                 <p class="empty">{ "No tasks yet. Workers must send events: start them with -E \
