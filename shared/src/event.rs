@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::json::{JsonRef, Reader, SyntaxError, key_word};
+use crate::json::{JsonRef, KeyGuess, Reader, SyntaxError, key_word};
 use crate::value::Num;
 
 /// What a task event says happened: the part of `type` after `task-`.
@@ -571,25 +571,28 @@ const CELERY_KEY_ORDER: [(&str, &str); 29] = [
     ("type", "local_received"),
 ];
 
-/// A guess for the next key: its [`key_word`] (0: no guess) and its id (see [`known_id`]), so a
-/// right guess needs no look-up.
+/// A guess for the next key, ready to compare (see [`crate::json::Reader::key`]), and its id
+/// (see [`known_id`]), so a right guess needs no look-up.
 #[derive(Clone, Copy)]
 struct Guess {
-    word: u128,
+    key: KeyGuess,
     id: u8,
 }
 
 impl Guess {
+    /// No idea: matches only the empty key, which is no known key (its id says so).
     const NONE: Guess = Guess {
-        word: 0,
+        key: KeyGuess::of(""),
         id: u8::MAX,
     };
 
     const fn of(key: &str) -> Guess {
-        let word = key_word(key.as_bytes());
-        let id = known_id(word);
+        let id = known_id(key_word(key.as_bytes()));
         assert!(id != u8::MAX, "guesses name known keys only");
-        Guess { word, id }
+        Guess {
+            key: KeyGuess::of(key),
+            id,
+        }
     }
 }
 
@@ -616,8 +619,8 @@ fn read_event<'a>(
     ev: &mut Event<'a>,
 ) -> Result<Result<(), DecodeError>, SyntaxError> {
     let mut envelope = Envelope::default();
-    let mut guess = FIRST_KEY;
-    r.keyed_object(guess.word, |key, r| {
+    let mut guess = &FIRST_KEY;
+    r.keyed_object(&FIRST_KEY.key, |key, r| {
         let value = r.member_value()?;
         // One jump on the table's byte (see `known_key` for what the ranges mean).
         const FIRST_FIELD: u8 = ENVELOPE.len() as u8;
@@ -631,11 +634,8 @@ fn read_event<'a>(
             u8::MAX => ev.fields.set_other(key.text(r), value),
             n => ev.fields.set_nth(n - FIRST_FIELD, value),
         }
-        guess = NEXT_KEY
-            .get(usize::from(id))
-            .copied()
-            .unwrap_or(Guess::NONE);
-        Ok(guess.word)
+        guess = NEXT_KEY.get(usize::from(id)).unwrap_or(&Guess::NONE);
+        Ok(&guess.key)
     })?;
     Ok(envelope.check(ev))
 }
@@ -900,15 +900,19 @@ mod tests {
             assert_eq!(ev.fields.pid, Some(JsonRef::Int(9)), "{key}");
             assert_eq!(ev.fields.other.len(), usize::from(!known), "{key}");
         }
+        // The empty key, which the "no guess" guess matches, after an unknown key.
+        let ev = decode_event(br#"{"zz": 1, "": 2, "type": "x"}"#).unwrap();
+        let other: Vec<&str> = ev.fields.other.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(other, ["zz", ""]);
         // A guessed key too near the end for a 16-byte load.
         let ev = decode_event(br#"{"type":"x","hostname":"h","utcoffset":0,"pid":1}"#).unwrap();
         assert_eq!(ev.fields.pid, Some(JsonRef::Int(1)));
         // A right guess is taken by the id it carries: each must be its own key's.
         for g in NEXT_KEY.iter().chain([&FIRST_KEY]) {
-            assert_eq!(g.id, known_id(g.word), "{:#x}", g.word);
+            assert_eq!(g.id, known_id(g.key.word), "{:#x}", g.key.word);
         }
         assert_eq!(
-            NEXT_KEY.iter().filter(|g| g.word != 0).count(),
+            NEXT_KEY.iter().filter(|g| g.key.word != 0).count(),
             CELERY_KEY_ORDER.len()
         );
     }

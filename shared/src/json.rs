@@ -452,6 +452,49 @@ const KEY_MASKS: [(u64, u64); 16] = {
     t
 };
 
+/// A key expected next (see [`Reader::key`]), ready to compare: the 16 bytes that follow its
+/// opening quote when it is there (its text, then the closing quote) and the mask of those that
+/// count, as two little-endian words each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyGuess {
+    /// The key's [`key_word`].
+    pub(crate) word: u128,
+    len: u8,
+    pattern: (u64, u64),
+    mask: (u64, u64),
+}
+
+impl KeyGuess {
+    /// The guess of `key` (at most 15 bytes). `KeyGuess::of("")`, the empty key, is the guess
+    /// for "no idea": it matches only an empty key, whose word it has.
+    pub(crate) const fn of(key: &str) -> KeyGuess {
+        let b = key.as_bytes();
+        assert!(b.len() < 16, "a guessed key has at most 15 bytes");
+        let mut bytes = [0u8; 16];
+        let mut i = 0;
+        while i < b.len() {
+            bytes[i] = b[i];
+            i += 1;
+        }
+        bytes[b.len()] = b'"';
+        // The key's bytes and its closing quote count; for a 15-byte key, all sixteen.
+        let mask = if b.len() == 15 {
+            (u64::MAX, u64::MAX)
+        } else {
+            KEY_MASKS[b.len() + 1]
+        };
+        KeyGuess {
+            word: key_word(b),
+            len: b.len() as u8,
+            pattern: (
+                u64::from_le_bytes(*bytes.first_chunk::<8>().expect("8 bytes")),
+                u64::from_le_bytes(*bytes.last_chunk::<8>().expect("8 bytes")),
+            ),
+            mask,
+        }
+    }
+}
+
 /// Reading position over the input.
 ///
 /// The input is not validated as UTF-8 up front: outside strings only ASCII is valid JSON (any
@@ -622,13 +665,13 @@ impl<'a> Reader<'a> {
     /// `json.dumps` puts between members (`": "` and `", "`): those are taken in one step, anything
     /// else goes through the general whitespace and punctuation checks (same errors).
     ///
-    /// `guess` is the [`key_word`] of the key the caller expects first, and `entry` returns the
-    /// one it expects next (0: no guess); see [`Reader::key`].
+    /// `guess` is the key the caller expects first, and `entry` returns the one it expects next;
+    /// see [`Reader::key`].
     #[inline]
     pub(crate) fn keyed_object(
         &mut self,
-        mut guess: u128,
-        mut entry: impl FnMut(Key, &mut Self) -> Result<u128>,
+        mut guess: &'static KeyGuess,
+        mut entry: impl FnMut(Key, &mut Self) -> Result<&'static KeyGuess>,
     ) -> Result<()> {
         self.expect(b'{', "expected `{`")?;
         if self.peek() == Some(b'}') {
@@ -882,13 +925,13 @@ impl<'a> Reader<'a> {
 
     /// Reads an object key (the reader is at its opening quote), with its [`key_word`].
     ///
-    /// `guess` is the word of the key the caller expects here, or 0. Producers write an event's
-    /// keys in a fixed order, so the guess is usually right, and then the key is taken by one
-    /// masked comparison of the 16 bytes after the quote (the guessed key's bytes, then a
-    /// closing quote) instead of a scan for the quote: the same answer, since a known key's bytes
-    /// are plain ASCII. A wrong guess costs that comparison and the usual path follows.
+    /// `guess` is the key the caller expects here. Producers write an event's keys in a fixed
+    /// order, so the guess is usually right, and then the key is taken by one masked comparison
+    /// of the 16 bytes after the quote (the guessed key's bytes, then a closing quote) instead of
+    /// a scan for the quote: the same answer, since a guessed key's bytes are plain ASCII. A
+    /// wrong guess costs that comparison and the usual path follows.
     #[inline]
-    pub(crate) fn key(&mut self, guess: u128) -> Result<Key> {
+    pub(crate) fn key(&mut self, guess: &KeyGuess) -> Result<Key> {
         let start = self.i + 1;
         // The common case: a plain key of at most 15 bytes, with 16 bytes of input after its
         // opening quote (a key is followed by at least `":0}`). One 16-byte load finds the closing
@@ -897,20 +940,16 @@ impl<'a> Reader<'a> {
         if let Some(bytes) = self.b.get(start..start + 16) {
             let bytes: &[u8; 16] = bytes.try_into().expect("16 bytes");
             let (lo, hi) = (word(bytes, 0), word(bytes, 8));
-            // The guess's length is its top byte (0 for no guess; a known key is below 16).
-            let glen = (guess >> 120) as usize & 15;
-            if glen > 0 && bytes[glen] == b'"' {
-                let (keep_lo, keep_hi) = KEY_MASKS[glen];
-                if lo & keep_lo == guess as u64
-                    && (hi & keep_hi | (glen as u64) << 56) == (guess >> 64) as u64
-                {
-                    self.i = start + glen + 1;
-                    return Ok(Key {
-                        word: guess,
-                        guessed: true,
-                        span: (start, glen),
-                    });
-                }
+            if ((lo ^ guess.pattern.0) & guess.mask.0) | ((hi ^ guess.pattern.1) & guess.mask.1)
+                == 0
+            {
+                let len = usize::from(guess.len);
+                self.i = start + len + 1;
+                return Ok(Key {
+                    word: guess.word,
+                    guessed: true,
+                    span: (start, len),
+                });
             }
             let run = block::run(bytes);
             let len = run.plain;
@@ -1083,6 +1122,35 @@ mod tests {
         let v = r.value()?;
         r.end()?;
         Ok(v)
+    }
+
+    /// A guess takes exactly its key, closing quote included, at every length.
+    #[test]
+    fn a_key_guess_matches_its_key_and_nothing_else() {
+        let text = "abcdefghijklmno";
+        for n in 0..16 {
+            let key = &text[..n];
+            let guess = KeyGuess::of(key);
+            let read = |input: &str| {
+                let mut r = Reader::from_str(input);
+                r.key(&guess).map(|k| (k.guessed, k.word, r.position()))
+            };
+            let exact = format!("\"{key}\": 1, \"padding\": 2}}");
+            assert_eq!(
+                read(&exact),
+                Ok((true, key_word(key.as_bytes()), n + 2)),
+                "{key}"
+            );
+            let longer = format!("\"{key}x\": 1, \"padding\": 2}}");
+            assert_eq!(read(&longer).map(|k| k.0), Ok(false), "{key}x");
+            if n > 0 {
+                let mut other = key.to_owned().into_bytes();
+                other[n - 1] ^= 1;
+                let other = String::from_utf8(other).unwrap();
+                let differs = format!("\"{other}\": 1, \"padding\": 2}}");
+                assert_eq!(read(&differs).map(|k| k.0), Ok(false), "{other}");
+            }
+        }
     }
 
     #[test]
