@@ -16,6 +16,7 @@
 
 mod heap;
 mod pairs;
+mod roots;
 pub(crate) mod store;
 mod strings;
 mod task;
@@ -414,7 +415,7 @@ pub struct State {
     tasks_evicted: u64,
     workers_evicted: u64,
     waiting_evicted: u64,
-    by_root: FxHashMap<Rc<str>, FxHashSet<Handle>>,
+    by_root: roots::Roots,
     /// The `(name, hostname)` pairs of `Slot::indexed`.
     pairs: pairs::Pairs,
     counts: Counts,
@@ -450,7 +451,7 @@ impl State {
             tasks_evicted: 0,
             workers_evicted: 0,
             waiting_evicted: 0,
-            by_root: FxHashMap::default(),
+            by_root: roots::Roots::default(),
             pairs: pairs::Pairs::default(),
             counts: Counts::default(),
             strings: Strings::default(),
@@ -739,10 +740,10 @@ impl State {
             let new = root_key(t);
             if old != new {
                 if let Some(r) = &old {
-                    remove_from(&mut self.by_root, r, h);
+                    self.by_root.remove(r, h);
                 }
                 if let Some(r) = new {
-                    self.by_root.entry(r).or_default().insert(h);
+                    self.by_root.insert(r, h);
                 }
             }
         }
@@ -823,7 +824,7 @@ impl State {
         let key = TaskKey::of(&slot.task);
         self.counts.add(&key, -1);
         if let Some(r) = &key.root {
-            remove_from(&mut self.by_root, r, handle);
+            self.by_root.remove(r, handle);
         }
     }
 
@@ -1052,7 +1053,7 @@ impl State {
 
     /// Every task in memory whose `root_id` is `root`, except the root itself.
     pub fn tasks_with_root(&self, root: &str) -> impl Iterator<Item = Handle> + '_ {
-        self.by_root.get(root).into_iter().flatten().copied()
+        self.by_root.get(root)
     }
 
     /// Counts by state, name and worker.
@@ -1086,14 +1087,6 @@ impl State {
     }
 }
 
-fn remove_from(map: &mut FxHashMap<Rc<str>, FxHashSet<Handle>>, key: &str, h: Handle) {
-    if let Some(set) = map.get_mut(key) {
-        set.remove(&h);
-        if set.is_empty() {
-            map.remove(key);
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
