@@ -271,10 +271,12 @@ fn split_line(src: &[u8], range: Range<usize>) -> Vec<Part> {
                 (text_start, i) = (n.end, n.end);
                 continue;
             }
-            if i + 37 < range.end && src[i + 37] == b'"' && is_uuid(&src[i + 1..i + 37]) {
+            // A quoted uuid: the quote at `i`, the uuid, the closing quote.
+            let close = i + 1 + UUID_LEN;
+            if close < range.end && src[close] == b'"' && is_uuid(&src[i + 1..close]) {
                 parts.push(Part::Text(text_start..i + 1));
-                parts.push(Part::Uuid(i + 1..i + 37));
-                (text_start, i) = (i + 37, i + 37);
+                parts.push(Part::Uuid(i + 1..close));
+                (text_start, i) = (close, close);
                 continue;
             }
         }
@@ -297,8 +299,11 @@ fn number_after(src: &[u8], at: usize, end: usize, key: &[u8]) -> Option<Range<u
     (len > 0).then_some(start..start + len)
 }
 
+/// Characters in a uuid's text (`8-4-4-4-12` hex digits).
+const UUID_LEN: usize = 36;
+
 fn is_uuid(s: &[u8]) -> bool {
-    s.len() == 36
+    s.len() == UUID_LEN
         && s.iter().enumerate().all(|(i, &b)| {
             if matches!(i, 8 | 13 | 18 | 23) {
                 b == b'-'

@@ -1,4 +1,4 @@
-//! The canonical JSON dump of a [`State`] (`spec/state-dump.md`), the contract of the differential
+//! The canonical JSON dump of a [`State`] (`docs/state.md`, "`stalk-state dump` and `bench`"), the contract of the differential
 //! tests against Python's State.
 
 use serde_json::{Map, Value as Json, json};

@@ -1,4 +1,5 @@
-//! Decoding Celery event messages into typed [`Event`]s (wire format: `spec/celery-events.md` §1–3).
+//! Decoding Celery event messages into typed [`Event`]s (the JSON objects Celery's `celery.events` publishes, one per message or batched in an array;
+//! `docs/recordings.md` shows both forms).
 //!
 //! A message body is one JSON object (one event) or a JSON array of objects (a `task.multi` batch).
 //! Each element of a batch decodes on its own, so one bad element never loses the others. Failures
@@ -138,14 +139,6 @@ macro_rules! known_fields {
         pub(crate) const FIELD_NAMES: &[&str] = &[$( stringify!($field), )*];
 
         impl<'a> Fields<'a> {
-            /// Sets a field by its key; a repeated key overwrites, as `json.loads` does.
-            pub fn set(&mut self, key: Cow<'a, str>, value: JsonRef<'a>) {
-                match known_key(key_word(key.as_bytes())) {
-                    Known::Field(n) => self.set_nth(n, value),
-                    _ => self.set_other(key, value),
-                }
-            }
-
             /// Sets the `n`th named field (see [`FIELD_NAMES`]): a jump table, no string compare.
             #[inline(always)]
             fn set_nth(&mut self, n: u8, value: JsonRef<'a>) {
@@ -265,7 +258,8 @@ pub struct Event<'a> {
     pub hostname: Option<Cow<'a, str>>,
     /// Sender's `time.time()` when it emitted the event.
     pub timestamp: Option<Num>,
-    /// When the receiver took the event; set by [`crate::Receiver`], not on the wire.
+    /// When the receiver took the event: set by [`crate::Receiver::normalise`], or read from a
+    /// recording in receiver form (`docs/recordings.md`), which carries it.
     pub local_received: Option<Num>,
     /// Lamport clock (the sender's, or the receiver's after normalisation).
     pub clock: Option<Num>,
@@ -446,7 +440,7 @@ fn event<'a>(r: &mut Reader<'a>) -> Result<Result<Event<'a>, DecodeError>, Synta
     Ok(read_event(r, &mut ev)?.map(|()| ev))
 }
 
-/// The envelope keys, as [`Known::Envelope`] numbers them.
+/// The envelope keys: ids `0..6` of [`known_id`], the named fields of [`FIELD_NAMES`] coming after.
 const ENVELOPE: [&str; 6] = [
     "type",
     "hostname",
@@ -455,17 +449,6 @@ const ENVELOPE: [&str; 6] = [
     "clock",
     "uuid",
 ];
-
-/// What a key is to the reader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Known {
-    /// An envelope key (index in [`ENVELOPE`]).
-    Envelope(u8),
-    /// A named field of [`Fields`] (index in [`FIELD_NAMES`]).
-    Field(u8),
-    /// Anything else: goes to [`Fields::other`].
-    Other,
-}
 
 /// A perfect hash of the known keys' words into 64 buckets: one multiplication, one comparison
 /// per key instead of a tree of 128-bit comparisons. The multiplier is searched at compile time.
@@ -523,15 +506,6 @@ const fn known_id(word: u128) -> u8 {
         KEYS.ids[b]
     } else {
         u8::MAX
-    }
-}
-
-/// Classifies a key by its [`key_word`].
-fn known_key(word: u128) -> Known {
-    match known_id(word) {
-        u8::MAX => Known::Other,
-        id if (id as usize) < ENVELOPE.len() => Known::Envelope(id),
-        id => Known::Field(id - ENVELOPE.len() as u8),
     }
 }
 
@@ -622,7 +596,7 @@ fn read_event<'a>(
     let mut guess = &FIRST_KEY;
     r.keyed_object(&FIRST_KEY.key, |key, r| {
         let value = r.member_value()?;
-        // One jump on the table's byte (see `known_key` for what the ranges mean).
+        // One jump on the table's byte: envelope keys first, then named fields, MAX for others.
         const FIRST_FIELD: u8 = ENVELOPE.len() as u8;
         let id = if key.guessed {
             guess.id
@@ -849,11 +823,8 @@ mod tests {
 
     #[test]
     fn every_known_key_and_no_other_is_recognised() {
-        for (i, k) in ENVELOPE.iter().enumerate() {
-            assert_eq!(known_key(key_word(k.as_bytes())), Known::Envelope(i as u8));
-        }
-        for (i, k) in FIELD_NAMES.iter().enumerate() {
-            assert_eq!(known_key(key_word(k.as_bytes())), Known::Field(i as u8));
+        for (i, k) in ENVELOPE.iter().chain(FIELD_NAMES).enumerate() {
+            assert_eq!(known_id(key_word(k.as_bytes())), i as u8, "{k}");
         }
         for k in [
             "",
@@ -864,7 +835,7 @@ mod tests {
             "local_received_",
             "a_very_long_key_name",
         ] {
-            assert_eq!(known_key(key_word(k.as_bytes())), Known::Other, "{k}");
+            assert_eq!(known_id(key_word(k.as_bytes())), u8::MAX, "{k}");
         }
     }
 

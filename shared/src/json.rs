@@ -1,10 +1,10 @@
-//! A strict JSON reader specialised for Celery events: it borrows every string it can from the
+//! A JSON reader specialised for Celery events (RFC 8259, plus what Python writes beyond it): it borrows every string it can from the
 //! input and never builds a tree. Strings without escapes, arrays and objects nested inside a field
 //! are returned as slices of the input; only escaped strings allocate.
 //!
 //! It accepts RFC 8259 JSON (no comments, no trailing commas, no control characters or invalid
 //! UTF-8 in strings), with nesting limited to [`MAX_DEPTH`] so hostile input cannot exhaust the
-//! stack, plus the three things Python's `json` module writes and reads beyond it, since Celery's
+//! stack, plus the two things Python's `json` module writes and reads beyond it, since Celery's
 //! events are written by it (`kombu.utils.json.dumps`):
 //! - `NaN`, `Infinity` and `-Infinity` (a custom event's `float('nan')`), and numbers too large
 //!   for a double (`1e999`), read as the non-finite floats Python reads;
@@ -13,7 +13,7 @@
 //!   character, and the rest of the string and of the event is kept.
 //!
 //! Rejecting either would drop a whole event that Python's State takes. Its agreement with
-//! `serde_json` on arbitrary input, outside those three, is a property test
+//! `serde_json` on arbitrary input, outside those two, is a property test
 //! (`tests/properties.rs`).
 
 use std::borrow::Cow;
@@ -848,7 +848,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// `true`, `false` or `null`: a fixed-length comparison (a slice of unknown length was a
+    /// `true`, `false`, `null`, `NaN` or `Infinity`: a fixed-length comparison (a slice of unknown length was a
     /// `memcmp` call for four bytes, and `null` is in most events).
     #[inline]
     fn literal<const N: usize>(&mut self, word: &[u8; N], v: JsonRef<'a>) -> Result<JsonRef<'a>> {
@@ -1018,7 +1018,8 @@ impl<'a> Reader<'a> {
         let b = self.b;
         // Room for the rest of the input, up to 4 KiB: a string with one escape usually has more
         // (tracebacks: one per line), and growing from a small buffer cost several reallocations.
-        // The caller shrinks it to size.
+        // A string value is cut to size (`string_value`); a key (`string`) keeps the room only
+        // while the event lives: the State copies what it keeps.
         let mut out: Vec<u8> = Vec::with_capacity(i - start + (b.len() - i).min(4096) + 16);
         out.extend_from_slice(&b[start..i]);
         loop {

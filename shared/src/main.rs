@@ -1,5 +1,5 @@
 //! `stalk-state`: dump the State built from a recording as canonical JSON, or benchmark it
-//! (`spec/state-dump.md`; documented in `docs/state-dump.md`).
+//! (documented in `docs/state.md`).
 
 use std::io::{self, BufRead, Read, Write};
 use std::process::ExitCode;

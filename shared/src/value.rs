@@ -2,8 +2,9 @@
 //!
 //! Celery event fields are copied onto tasks and workers verbatim, so the State must keep each value
 //! with the JSON type it arrived with (an int stays an int, `1.0` stays a float). Scalars are stored
-//! inline; strings are shared (`Rc<str>`, so repeated task names cost one allocation); arrays,
-//! objects and numbers that fit neither `i64` nor `f64` exactly are kept as their JSON text. Long
+//! inline; strings are shared (`Rc<str>`, so repeated task names cost one allocation); arrays and
+//! objects are kept as their JSON text; integers beyond `i64` are read as floats, as common JSON
+//! parsers read them. Long
 //! strings (tracebacks, big arguments) may be kept LZ4-compressed ([`Value::Packed`]): they are
 //! rarely read and often most of a task's memory.
 
@@ -106,10 +107,12 @@ impl Value {
         }
     }
 
-    /// Stores `s`, compressed when that saves at least a quarter of it.
+    /// Stores `s`, compressed when that saves at least a quarter of it: for values built outside a
+    /// State (tests, tools). The State packs through its own reused buffers, by the same rule
+    /// (`worth_packing`).
     pub fn packed_or_plain(s: &str) -> Value {
         let packed = lz4_flex::block::compress_prepend_size(s.as_bytes());
-        if packed.len() * 4 <= s.len() * 3 {
+        if worth_packing(packed.len(), s.len()) {
             Value::Packed(Rc::from(packed))
         } else {
             Value::Str(Rc::from(s))
@@ -140,15 +143,6 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::Packed(_) => true, // only long strings are packed
             Value::Json(j) => !matches!(j.trim(), "[]" | "{}"),
-        }
-    }
-
-    /// Approximate heap bytes held by this value (for memory accounting).
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            Value::Str(s) | Value::Json(s) => s.len() + 16,
-            Value::Packed(p) => p.len() + 16,
-            _ => 0,
         }
     }
 
@@ -192,8 +186,14 @@ impl Serialize for Value {
     }
 }
 
-/// Unpacks a [`Value::Packed`] string. Packed data is only ever made by [`Value::packed_or_plain`]
-/// from valid UTF-8, so failure would be a bug; it yields an empty string rather than a panic.
+/// Whether a packed form of `packed` bytes is worth keeping instead of `plain` bytes of text: it
+/// saves at least a quarter.
+pub(crate) fn worth_packing(packed: usize, plain: usize) -> bool {
+    packed * 4 <= plain * 3
+}
+
+/// Unpacks a [`Value::Packed`] string. Packed data is only ever made from valid UTF-8 (by the
+/// State's `Strings::compress` or by [`Value::packed_or_plain`]), so failure would be a bug; it yields an empty string rather than a panic.
 fn unpack(p: &[u8]) -> String {
     lz4_flex::block::decompress_size_prepended(p)
         .ok()
@@ -284,7 +284,7 @@ mod tests {
             "Traceback (most recent call last):\n  File \"/srv/app.py\", line 7\n".repeat(30);
         let v = Value::packed_or_plain(&traceback);
         assert!(matches!(v, Value::Packed(_)));
-        assert!(v.heap_bytes() * 4 < traceback.len());
+        assert!(matches!(&v, Value::Packed(p) if p.len() * 4 < traceback.len()));
         assert_eq!(v.text().as_deref(), Some(traceback.as_str()));
         assert_eq!(
             serde_json::to_value(&v).unwrap(),

@@ -19,6 +19,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap;
 
 use super::store::Handle;
+use super::strings::address;
 use crate::words::order_prefix;
 
 /// One entry: an event of a task, placed in time, in 32 bytes (Python's costs about 170). Clocks
@@ -47,11 +48,6 @@ struct Origins {
     names: Vec<(Rc<str>, u32, u64)>,
     index: FxHashMap<usize, u32>,
     free: Vec<u32>,
-}
-
-/// The address of a name's allocation, as its key in [`Origins::index`].
-fn address(name: &Rc<str>) -> usize {
-    Rc::as_ptr(name).cast::<u8>() as usize
 }
 
 impl Origins {

@@ -1,18 +1,11 @@
 //! The cluster state: an exact port of Python's `celery.events.state.State`
-//! (`spec/celery-events.md` §5), plus indexes a UI needs, kept up to date on every event.
+//! (Celery 5.7's `celery/events/state.py`), plus indexes a UI needs, kept up to date on every event.
 //!
-//! Deliberate differences from Python (each has a test in `tests/differences.rs`):
-//! - An evicted task leaves every structure at once (Python's behaviour after `gc.collect()`;
-//!   without it, Python's indexes depend on when the garbage collector runs).
-//! - Events whose required keys are missing or of the wrong type are rejected whole, with a reason,
-//!   before any change (Python raises `KeyError`, or half-applies then raises `TypeError`). Like
-//!   Python, the State still counts them in `event_count`.
-//! - Event keys that would overwrite a task's or worker's own structure (`state`, `children`,
-//!   `worker`, `client`, `heartbeats`, the per-subject timestamps) are not copied, and the envelope
-//!   keys `type`, `utcoffset`, `pid`, `local_received`, `hostname` are not kept on tasks.
-//! - Only string task names, parent ids and root ids take part in indexes and links.
-//! - A worker whose `freq` is not a number has no `heartbeat_expires` and is not alive (Python
-//!   raises `TypeError` when asked).
+//! Deliberate differences from Python are listed, with why, in `docs/state.md` ("Deliberate
+//! differences from Python"); each has a test in `tests/differences.rs`. In short: eviction is
+//! deterministic, malformed events are rejected whole, structure keys are not copied from events,
+//! only strings link and index, a non-numeric `freq` means no expiry, Python's JSON extensions are
+//! read, timestamp localisation is off, and task types and extra fields are bounded.
 
 mod heap;
 mod pairs;
@@ -51,6 +44,11 @@ impl Default for Limits {
         }
     }
 }
+
+const _: () = assert!(
+    crate::event::OTHER_KEYS_MAX == 256,
+    "State::bounds names 256"
+);
 
 /// The time heap holds this many entries per task (Python's `heap_multiplier`).
 pub const HEAP_MULTIPLIER: usize = 4;
@@ -994,6 +992,7 @@ impl State {
                 self.strings.extras_most(),
                 EXTRAS_MAX,
                 self.strings.extras_refused(),
+                // The text names `OTHER_KEYS_MAX`, checked below.
                 "a new field is counted, not kept (also unknown keys past 256 in one event)",
             ),
         ];
@@ -1064,26 +1063,6 @@ impl State {
     /// Workers alive at `now`.
     pub fn alive_workers(&self, now: f64) -> impl Iterator<Item = &Worker> {
         self.workers().filter(move |w| w.alive(now))
-    }
-
-    /// Rough heap bytes held per task, for memory reports (not exact; see `docs/benchmarks.md`).
-    pub fn approx_task_bytes(&self, t: &Task) -> usize {
-        let i = &t.info;
-        let values = [
-            &i.args,
-            &i.kwargs,
-            &i.result,
-            i.exception(),
-            i.traceback(),
-            i.eta(),
-            i.expires(),
-            &i.root_id,
-            &i.parent_id,
-        ];
-        std::mem::size_of::<Slot>()
-            + values.iter().map(|v| v.heap_bytes()).sum::<usize>()
-            + t.extras().len() * 40
-            + t.children.capacity() * 8
     }
 }
 

@@ -9,6 +9,8 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
+use super::strings::address;
+
 /// A task name and a hostname.
 type Pair = (Rc<str>, Rc<str>);
 
@@ -33,10 +35,6 @@ pub(crate) struct Pairs {
     pairs: Vec<(Pair, u32)>,
     index: FxHashMap<(usize, usize), u32>,
     free: Vec<u32>,
-}
-
-fn address(s: &Rc<str>) -> usize {
-    Rc::as_ptr(s).cast::<u8>() as usize
 }
 
 impl Pairs {

@@ -11,7 +11,7 @@ use rustc_hash::FxHashSet;
 use super::Bound;
 use super::task::{Extras, identical};
 use crate::json::JsonRef;
-use crate::value::Value;
+use crate::value::{Value, worth_packing};
 use crate::words::word;
 
 /// Distinct names, hostnames, routing keys... kept for sharing.
@@ -172,7 +172,7 @@ impl Strings {
             &mut self.lz4_table,
         )
         .ok()?;
-        ((4 + n) * 4 <= s.len() * 3).then(|| Rc::from(&self.lz4_out[..4 + n]))
+        worth_packing(4 + n, s.len()).then(|| Rc::from(&self.lz4_out[..4 + n]))
     }
 
     /// The list `from` (none: empty) with `key` (not in it) added at the end with `value`, as a
@@ -387,6 +387,13 @@ fn short_same(a: &[u8], b: &[u8]) -> bool {
         1 => a[0] == b[0],
         _ => true,
     }
+}
+
+/// The address of a shared string's allocation: a key that costs one multiplication to hash,
+/// for tables keyed by the strings the State shares (whoever keys by it holds a clone, so the
+/// address cannot be reused while it is a key).
+pub(crate) fn address(s: &Rc<str>) -> usize {
+    Rc::as_ptr(s).cast::<u8>() as usize
 }
 
 /// Slots in use in a direct-mapped cache.

@@ -25,8 +25,9 @@ pub(crate) trait Store {
 }
 
 /// A task's state. Known states carry their precedence; any other string is a custom state
-/// (from a custom `task-<x>` event).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// (from a custom `task-<x>` event). Deliberately not `Ord`: Celery compares states by precedence
+/// (`celery.states.state`), and a derived order would be declaration order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TaskState {
     /// Sent (or only heard of), not yet received by a worker.
     Pending,
@@ -173,7 +174,8 @@ pub enum Moment {
 }
 
 impl Moment {
-    /// All of them, in Python's field order of the dump.
+    /// All of them, in life-cycle order: the order of [`Moments`]' slots (`moment as usize` is
+    /// the slot), not Python's field order, which the dump follows on its own.
     pub const ALL: [Moment; 8] = [
         Moment::Sent,
         Moment::Received,

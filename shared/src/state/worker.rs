@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn heartbeat_window_matches_python() {
-        // spec/celery-events.md §5: 10,12,11,13,14,9,15.
+        // Python's State, fed these times in this order, keeps the window below.
         let mut w = Worker::new("w".into());
         let mut seen = Vec::new();
         for t in [10, 12, 11, 13, 14, 9, 15] {
