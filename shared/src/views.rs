@@ -245,7 +245,6 @@ pub struct LiveQuery {
     /// finding a member costs an index, not a hash: building the query at 100,000 tasks is a
     /// UI's filter-and-sort time. The handle tells the slot's current task from an earlier one.
     members: Vec<Option<(Handle, Position)>>,
-    len: usize,
 }
 
 impl LiveQuery {
@@ -257,7 +256,6 @@ impl LiveQuery {
             descending,
             order: BTreeSet::new(),
             members: Vec::new(),
-            len: 0,
         };
         q.rebuild(state);
         q
@@ -277,7 +275,6 @@ impl LiveQuery {
                 pairs.push((p, h));
             }
         }
-        self.len = pairs.len();
         // Collecting sorts and bulk-builds the tree: much cheaper than one insert per task. Its
         // comparison sort is what decides the order; `presort` hands it the pairs nearly in order
         // already, which it then only checks.
@@ -297,7 +294,8 @@ impl LiveQuery {
             }
             let entry = &mut self.members[h.slot()];
             match (entry.as_ref(), now) {
-                // A later task holds the slot: `h` is dead and its place was removed already.
+                // A later task holds the slot (see `Handle`'s order): `h` is dead and its place
+                // was removed already.
                 (Some((held, _)), _) if *held > h => {}
                 (Some((held, old)), Some(new)) if *held == h && *old == new => {}
                 (_, new) => {
@@ -305,12 +303,10 @@ impl LiveQuery {
                     // the same slot (dead, whether or not its eviction was reported).
                     if let Some((held, old)) = entry.take() {
                         self.order.remove(&(old, held));
-                        self.len -= 1;
                     }
                     if let Some(new) = new {
                         self.order.insert((new.clone(), h));
                         *entry = Some((h, new));
-                        self.len += 1;
                     }
                 }
             }
@@ -319,12 +315,12 @@ impl LiveQuery {
 
     /// Number of matching tasks.
     pub fn len(&self) -> usize {
-        self.len
+        self.order.len()
     }
 
     /// `true` when nothing matches.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.order.is_empty()
     }
 
     /// The `limit` matching tasks from position `offset`, in sort order.

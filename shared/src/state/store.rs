@@ -19,6 +19,9 @@ use rustc_hash::FxBuildHasher;
 use super::strings::same;
 
 /// A stable reference to an entry; dead once the entry is removed.
+///
+/// Ordered by slot, then generation: of two handles of the same slot, the greater was made later
+/// (a slot's generation wraps only after 2^32 reuses of that one slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Handle {
     slot: u32,
