@@ -21,7 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::{Event, EventKind, TaskSubject, WorkerSubject};
 use crate::json::JsonRef;
-use crate::value::Value;
+use crate::value::{Num, Value};
 pub use store::Handle;
 use strings::{Keep, Strings};
 pub use task::{Moment, Moments, Task, TaskInfo, TaskState};
@@ -592,43 +592,74 @@ impl State {
         let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
         let hostname = self.sender(hostname);
 
-        // 1. find or create the task (creation may evict the oldest).
-        let (handle, created, evicted) = match self.tasks.find(uuid) {
-            Some(h) => (h, false, None),
-            None => {
-                let evicted = if self.tasks.len() >= self.limits.max_tasks {
-                    self.evict_oldest_task()
-                } else {
-                    None
-                };
-                let uuid: Rc<str> = Rc::from(uuid);
-                let task = Task::new(uuid.clone());
-                self.counts.add(&TaskKey::of(&task), 1);
-                (
-                    self.tasks.push_back(Slot {
-                        task,
-                        indexed: pairs::PairId::NONE,
-                        link: Link::None,
-                    }),
-                    true,
-                    evicted,
-                )
-            }
-        };
-
-        // What this event may change of the task's counts and index entries.
+        // Python's `State._event` for a task, step by step.
+        let (handle, created, evicted) = self.find_or_create_task(uuid);
         let sent = *subject == TaskSubject::Sent;
+        // What this event may change of the task's counts and index entries.
         let before = Before::of(&self.slot(handle).task, ev, (!sent).then_some(&*hostname));
+        self.note_sender(handle, sent, &hostname, timestamp, local_received, clock);
+        if *subject == TaskSubject::Received {
+            self.task_count += 1;
+        }
+        self.merge(handle, subject, ev, timestamp, clock, &before);
+        self.reindex(handle, before);
+        if ev.fields.name.is_some() {
+            self.index_name(handle, created, hostname);
+        }
+        self.link_to_parent(handle);
+        if created {
+            self.adopt_waiting_children(handle, uuid);
+        }
+        Ok(Applied::Task {
+            handle,
+            created,
+            evicted,
+        })
+    }
 
-        // 2. client or worker, and the worker's heartbeat from the task event; 3. the time heap.
-        // (Fields borrowed one by one, so the origin is lent to the heap, not cloned.)
+    /// Step 1: the task with this id, or a new one (which may evict the oldest): its handle, whether
+    /// it was created, and what was evicted.
+    #[inline]
+    fn find_or_create_task(&mut self, uuid: &str) -> (Handle, bool, Option<Evicted>) {
+        if let Some(h) = self.tasks.find(uuid) {
+            return (h, false, None);
+        }
+        let evicted = if self.tasks.len() >= self.limits.max_tasks {
+            self.evict_oldest_task()
+        } else {
+            None
+        };
+        let uuid: Rc<str> = Rc::from(uuid);
+        let task = Task::new(uuid.clone());
+        self.counts.add(&TaskKey::of(&task), 1);
+        let handle = self.tasks.push_back(Slot {
+            task,
+            indexed: pairs::PairId::NONE,
+            link: Link::None,
+        });
+        (handle, true, evicted)
+    }
+
+    /// Steps 2-3: the task's client (`task-sent`) or worker, and the worker's heartbeat from the
+    /// task event; then the event's entry in the time heap, under its sender.
+    #[inline]
+    fn note_sender(
+        &mut self,
+        handle: Handle,
+        sent: bool,
+        hostname: &Rc<str>,
+        timestamp: Num,
+        local_received: Num,
+        clock: Num,
+    ) {
+        // Fields borrowed one by one, so the origin is lent to the heap, not cloned.
         let slot = self.tasks.get_mut(handle).expect("task handle is live");
         let origin = if sent {
             slot.task.client = Some(hostname.clone());
-            &hostname
+            hostname
         } else {
             slot.task.worker = Some(hostname.clone());
-            let wh = self.sender_worker(&hostname);
+            let wh = self.sender_worker(hostname);
             let worker = self.workers.get_mut(wh).expect("worker handle is live");
             if local_received.is_truthy() {
                 // Python calls worker.event(None, local_received, timestamp): the arguments are
@@ -639,11 +670,20 @@ impl State {
         };
         self.heap
             .push(clock.as_f64(), timestamp.as_f64(), origin, handle);
+    }
 
-        // 4-5. count receptions, merge the event.
-        if *subject == TaskSubject::Received {
-            self.task_count += 1;
-        }
+    /// Steps 4-5: the event merged into the task (`Task.event`); long strings packed once the task is
+    /// final, rather than at every retry.
+    #[inline]
+    fn merge(
+        &mut self,
+        handle: Handle,
+        subject: &TaskSubject,
+        ev: &Event<'_>,
+        timestamp: Num,
+        clock: Num,
+        before: &Before,
+    ) {
         let mut store = TaskStore {
             root: self.known_id(ev.fields.root_id.as_ref(), handle),
             parent: self.known_id(ev.fields.parent_id.as_ref(), handle),
@@ -654,58 +694,61 @@ impl State {
         slot.task
             .apply(subject, timestamp, clock, &ev.fields, &mut store);
         if slot.task.state.is_ready() && !before.state.is_ready() {
-            // Compress long strings once, when the task is final, rather than at every retry.
             slot.task.pack_long_fields(&mut self.strings);
         }
-        self.reindex(handle, before);
+    }
 
-        // 6. task types and the creation-time indexes: only a `name` in the event can change
-        // them (a task's name is added to the types when it is set; the types are never emptied).
-        if ev.fields.name.is_some()
-            && let Some(name) = shared_str(&self.slot(handle).task.info.name)
-        {
-            if !self.task_types.contains(&name) {
-                if self.task_types.len() < TASK_TYPES_MAX {
-                    self.task_types.insert(name.clone());
-                } else {
-                    self.task_types_refused += 1;
-                }
-            }
-            if created {
-                let id = self.pairs.acquire(name, hostname);
-                self.slot_mut(handle).indexed = id;
+    /// Step 6: task types and the creation-time indexes, after an event that carried a `name` (only
+    /// such an event can change them; a task's name is added to the types when it is set, and
+    /// the types are never emptied).
+    #[inline]
+    fn index_name(&mut self, handle: Handle, created: bool, hostname: Rc<str>) {
+        let Some(name) = shared_str(&self.slot(handle).task.info.name) else {
+            return;
+        };
+        if !self.task_types.contains(&name) {
+            if self.task_types.len() < TASK_TYPES_MAX {
+                self.task_types.insert(name.clone());
+            } else {
+                self.task_types_refused += 1;
             }
         }
+        if created {
+            let id = self.pairs.acquire(name, hostname);
+            self.slot_mut(handle).indexed = id;
+        }
+    }
 
-        // 7. link to the parent, or wait for it.
+    /// Step 7: the task in its parent's children, or waiting for a parent not seen yet.
+    #[inline]
+    fn link_to_parent(&mut self, handle: Handle) {
         let parent_id =
             shared_str(&self.slot(handle).task.info.parent_id).filter(|p| !p.is_empty());
-        if let Some(parent_id) = parent_id {
-            match self.tasks.find(&parent_id) {
-                Some(parent) => {
-                    self.tasks.move_to_back(parent);
-                    if self.slot(handle).link != Link::Parent(parent) {
-                        self.add_children(parent, &[handle]);
-                    }
+        let Some(parent_id) = parent_id else {
+            return;
+        };
+        match self.tasks.find(&parent_id) {
+            Some(parent) => {
+                self.tasks.move_to_back(parent);
+                if self.slot(handle).link != Link::Parent(parent) {
+                    self.add_children(parent, &[handle]);
                 }
-                None => self.add_pending_child(parent_id, handle),
             }
+            None => self.add_pending_child(parent_id, handle),
         }
+    }
 
-        // 8. children that arrived before this task. Only a task this event created can have
-        // any: a child that finds its parent in memory links at once.
-        if let Some(waiting) = (created && self.pending_children.len() > 0)
+    /// Step 8: children that arrived before their new parent. Only a task just created can have any:
+    /// a child that finds its parent in memory links at once.
+    #[inline]
+    fn adopt_waiting_children(&mut self, handle: Handle, uuid: &str) {
+        if let Some(waiting) = (self.pending_children.len() > 0)
             .then(|| self.pending_children.find(uuid))
             .flatten()
             .and_then(|p| self.pending_children.remove(p))
         {
             self.add_children(handle, &waiting.children);
         }
-        Ok(Applied::Task {
-            handle,
-            created,
-            evicted,
-        })
     }
 
     /// The map's own copy of a task id named by a field, so `root_id` / `parent_id` share it.
