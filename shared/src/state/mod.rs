@@ -296,7 +296,7 @@ impl Before {
 }
 
 /// How a task's fields are stored: routing strings shared, ids shared with the task map's keys.
-struct TaskStore<'s> {
+struct TaskStorage<'s> {
     strings: &'s mut Strings,
     root: Option<Rc<str>>,
     parent: Option<Rc<str>>,
@@ -304,7 +304,7 @@ struct TaskStore<'s> {
     pack: bool,
 }
 
-impl task::Store for TaskStore<'_> {
+impl task::FieldStorage for TaskStorage<'_> {
     #[inline]
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value {
         let known = match key {
@@ -684,7 +684,7 @@ impl State {
         clock: Num,
         before: &Before,
     ) {
-        let mut store = TaskStore {
+        let mut store = TaskStorage {
             root: self.known_id(ev.fields.root_id.as_ref(), handle),
             parent: self.known_id(ev.fields.parent_id.as_ref(), handle),
             strings: &mut self.strings,

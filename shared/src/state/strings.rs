@@ -1,8 +1,12 @@
-//! Where the State's strings come from: borrowed event values become stored [`Value`]s here, and
-//! the ones that repeat (task names, hostnames, routing, tiny values such as `"{}"`) are shared.
+//! Where the State's stored values come from: borrowed event values become stored [`Value`]s
+//! here, and the ones that repeat (task names, hostnames, routing, tiny values such as `"{}"`) are
+//! shared; long strings are packed. Extra-field lists are made here too, shared between the tasks
+//! that hold the same one, and refused extra fields are counted here, where tasks and workers
+//! alike store their fields.
 //!
-//! Both tables are bounded: when one is full it is emptied (strings still held by tasks stay alive;
-//! only the sharing of new copies restarts), so hostile streams of unique names cannot grow them.
+//! Both string tables are bounded: when one is full it is emptied (strings still held by tasks
+//! stay alive; only the sharing of new copies restarts), so hostile streams of unique names cannot
+//! grow them. The caches beside them are small fixed arrays. `State::bounds` reports them all.
 
 use std::rc::Rc;
 

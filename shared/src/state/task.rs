@@ -11,7 +11,7 @@ use crate::json::JsonRef;
 use crate::value::{Num, Value};
 
 /// Turns borrowed event values into stored ones (sharing strings where it pays).
-pub(crate) trait Store {
+pub(crate) trait FieldStorage {
     /// The stored value of field `key` (generic rather than `dyn`: with the key a literal at
     /// every call, the field-name tests in `value` fold away).
     fn value(&mut self, key: &str, v: &JsonRef<'_>) -> Value;
@@ -377,7 +377,7 @@ impl TaskInfo {
     }
 
     /// Copies the rare fields present in `f`.
-    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut impl Store, received_rule: bool) {
+    fn copy_rare(&mut self, f: &Fields<'_>, store: &mut impl FieldStorage, received_rule: bool) {
         // One statement per field, as in `copy!`, so the keys are literals.
         let mut copy = |info: &mut TaskInfo, key, slot: RareSlot, v: &Option<JsonRef<'_>>| {
             if let Some(v) = v
@@ -398,7 +398,7 @@ impl TaskInfo {
 }
 
 /// Copies the named fields present in the event `f` into the task info `i`, one statement per
-/// field: with each key a literal, `Store::value`'s tests on the key fold away (a loop over
+/// field: with each key a literal, `FieldStorage::value`'s tests on the key fold away (a loop over
 /// `(key, slot, value)` tuples built the tuples and tested the keys at every event).
 macro_rules! copy {
     ($f:ident, $i:ident, $store:ident: $($field:ident),* $(,)?) => {
@@ -538,7 +538,7 @@ impl Task {
         timestamp: Num,
         clock: Num,
         fields: &Fields<'_>,
-        store: &mut impl Store,
+        store: &mut impl FieldStorage,
     ) {
         if let Some(m) = Moment::of(subject) {
             self.moments.set(m as usize, timestamp);
@@ -571,13 +571,13 @@ impl Task {
         }
     }
 
-    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
+    fn merge_received_fields(&mut self, f: &Fields<'_>, store: &mut impl FieldStorage) {
         let i = &mut self.info;
         copy!(f, i, store: name, args, kwargs, parent_id, root_id, retries);
         i.copy_rare(f, store, true);
     }
 
-    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut impl Store) {
+    fn copy_fields(&mut self, f: &Fields<'_>, store: &mut impl FieldStorage) {
         let i = &mut self.info;
         copy!(f, i, store: name, args, kwargs, retries, result, runtime, exchange, routing_key,
             root_id, parent_id);
@@ -613,7 +613,7 @@ impl Task {
 /// Sets one extra field. A new field makes a new list, shared with the tasks that have the same
 /// one. A field that changes from event to event (a progress counter) is updated in the task's
 /// own list, in place; a shared list is first copied into one of the task's own.
-fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl Store) {
+fn set_extra(extra: &mut Option<Extras>, key: &str, value: Value, store: &mut impl FieldStorage) {
     let old = extra.as_deref().unwrap_or_default();
     let Some(i) = old.iter().position(|(k, _)| &**k == key) else {
         if old.len() >= EXTRAS_MAX {
