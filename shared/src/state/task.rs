@@ -430,6 +430,7 @@ fn holds(stored: &Value, v: &JsonRef<'_>) -> bool {
         _ => false,
     }
 }
+
 /// Keys never copied from an event onto a task: they are the task's own structure (Python would
 /// overwrite its attributes with them, which no real event does and which would corrupt it), or
 /// the event's envelope.
