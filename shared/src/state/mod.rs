@@ -45,11 +45,6 @@ impl Default for Limits {
     }
 }
 
-const _: () = assert!(
-    crate::event::OTHER_KEYS_MAX == 256,
-    "State::bounds names 256"
-);
-
 /// The time heap holds this many entries per task (Python's `heap_multiplier`).
 pub const HEAP_MULTIPLIER: usize = 4;
 
@@ -987,6 +982,8 @@ impl State {
     /// Every bounded structure of the State with its fill, its limit and how often the limit was
     /// reached, for a page or a metrics endpoint to show. Cheap (no scan of tasks or workers).
     pub fn bounds(&self) -> Vec<Bound> {
+        // The extra fields' text below names the decoder's bound.
+        const { assert!(crate::event::OTHER_KEYS_MAX == 256) };
         let bound = |name, len, limit, reached, when_full| Bound {
             name,
             len,
@@ -1035,7 +1032,6 @@ impl State {
                 self.strings.extras_most(),
                 EXTRAS_MAX,
                 self.strings.extras_refused(),
-                // The text names `OTHER_KEYS_MAX`, checked below.
                 "a new field is counted, not kept (also unknown keys past 256 in one event)",
             ),
         ];

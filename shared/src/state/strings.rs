@@ -265,13 +265,14 @@ impl Strings {
 
     /// How full each of the tables and caches is, for [`crate::State::bounds`].
     pub(crate) fn bounds(&self) -> [Bound; 6] {
-        let cache = |name, len, limit| Bound {
+        let cache = |name, len, limit, when_full| Bound {
             name,
             len,
             limit,
             reached: None,
-            when_full: "a new entry takes the place of the one in its slot",
+            when_full,
         };
+        const SLOT: &str = "a new entry takes the place of the one in its slot";
         let table = |name, len, limit, emptied| Bound {
             name,
             len,
@@ -292,10 +293,15 @@ impl Strings {
                 SMALL_MAX,
                 self.small_emptied,
             ),
-            cache("recent strings", used(&self.recent.0[..]), RECENT),
-            cache("recent long strings", used(&self.packs[..]), PACKS),
-            cache("recent extras lists", used(&self.extras[..]), EXTRAS_CACHE),
-            cache("extras steps", used(&self.steps[..]), STEPS),
+            cache("recent strings", used(&self.recent.0[..]), RECENT, SLOT),
+            cache("recent long strings", used(&self.packs[..]), PACKS, SLOT),
+            cache(
+                "recent extras lists",
+                used(&self.extras[..]),
+                EXTRAS_CACHE,
+                "a new list takes the place of the less recently used of the two in its set",
+            ),
+            cache("extras steps", used(&self.steps[..]), STEPS, SLOT),
         ]
     }
 
