@@ -1,5 +1,5 @@
-//! The canonical JSON dump of a [`State`] (`docs/state.md`, "`stalk-state dump` and `bench`"), the contract of the differential
-//! tests against Python's State.
+//! The canonical JSON dump of a [`State`] (`docs/state.md`, "`stalk-state dump` and `bench`"),
+//! the contract of the differential tests against Python's State.
 
 use serde_json::{Map, Value as Json, json};
 

@@ -1,5 +1,6 @@
-//! Decoding Celery event messages into typed [`Event`]s (the JSON objects Celery's `celery.events` publishes, one per message or batched in an array;
-//! `docs/recordings.md` shows both forms).
+//! Decoding Celery event messages into typed [`Event`]s: the JSON objects Celery's
+//! `celery.events` publishes, one per message or batched in an array (`docs/recordings.md` shows
+//! both forms).
 //!
 //! A message body is one JSON object (one event) or a JSON array of objects (a `task.multi` batch).
 //! Each element of a batch decodes on its own, so one bad element never loses the others. Failures

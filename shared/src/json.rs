@@ -1,6 +1,6 @@
-//! A JSON reader specialised for Celery events (RFC 8259, plus what Python writes beyond it): it borrows every string it can from the
-//! input and never builds a tree. Strings without escapes, arrays and objects nested inside a field
-//! are returned as slices of the input; only escaped strings allocate.
+//! A JSON reader specialised for Celery events: it borrows every string it can from the input and
+//! never builds a tree. Strings without escapes, arrays and objects nested inside a field are
+//! returned as slices of the input; only escaped strings allocate.
 //!
 //! It accepts RFC 8259 JSON (no comments, no trailing commas, no control characters or invalid
 //! UTF-8 in strings), with nesting limited to [`MAX_DEPTH`] so hostile input cannot exhaust the
@@ -667,8 +667,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// `true`, `false`, `null`, `NaN` or `Infinity`: a fixed-length comparison (a slice of unknown length was a
-    /// `memcmp` call for four bytes, and `null` is in most events).
+    /// `true`, `false`, `null`, `NaN` or `Infinity`: a fixed-length comparison (a slice of unknown
+    /// length was a `memcmp` call for four bytes, and `null` is in most events).
     #[inline]
     fn literal<const N: usize>(&mut self, word: &[u8; N], v: JsonRef<'a>) -> Result<JsonRef<'a>> {
         if self.b.get(self.i..self.i + N) == Some(word.as_slice()) {

@@ -193,7 +193,8 @@ pub(crate) fn worth_packing(packed: usize, plain: usize) -> bool {
 }
 
 /// Unpacks a [`Value::Packed`] string. Packed data is only ever made from valid UTF-8 (by the
-/// State's `Strings::compress` or by [`Value::packed_or_plain`]), so failure would be a bug; it yields an empty string rather than a panic.
+/// State's `Strings::compress` or by [`Value::packed_or_plain`]), so failure would be a bug; it
+/// yields an empty string rather than a panic.
 fn unpack(p: &[u8]) -> String {
     lz4_flex::block::decompress_size_prepended(p)
         .ok()

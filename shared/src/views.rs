@@ -28,7 +28,8 @@ pub struct TreeRow {
 /// The whole workflow `uuid` belongs to: from its root (the task's `root_id`, or itself), every
 /// descendant depth-first following the State's children links, then every other task of the same
 /// root whose parent is not reachable, each with its own subtree. Cycles (a retried task is its own
-/// child: Python links each retry's event to the same task) are cut: each task appears once. Cost: the size of the workflow.
+/// child: Python links each retry's event to the same task) are cut: each task appears once. Cost:
+/// the size of the workflow.
 pub fn tree(state: &State, uuid: &str) -> Vec<TreeRow> {
     let root_id: Rc<str> = match state.task(uuid) {
         Some(t) => Rc::from(t.root_id().unwrap_or(uuid)),

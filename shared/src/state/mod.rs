@@ -1,5 +1,5 @@
-//! The cluster state: an exact port of Python's `celery.events.state.State`
-//! (Celery 5.7's `celery/events/state.py`), plus indexes a UI needs, kept up to date on every event.
+//! The cluster state: an exact port of Python's `celery.events.state.State` (Celery 5.7's
+//! `celery/events/state.py`), plus indexes a UI needs, kept up to date on every event.
 //!
 //! Deliberate differences from Python are listed, with why, in `docs/state.md` ("Deliberate
 //! differences from Python"); each has a test in `tests/differences.rs`. In short: eviction is
@@ -612,8 +612,8 @@ impl State {
         })
     }
 
-    /// Step 1: the task with this id, or a new one (which may evict the oldest): its handle, whether
-    /// it was created, and what was evicted.
+    /// Step 1: the task with this id, or a new one (which may evict the oldest): its handle,
+    /// whether it was created, and what was evicted.
     #[inline]
     fn find_or_create_task(&mut self, uuid: &str) -> (Handle, bool, Option<Evicted>) {
         if let Some(h) = self.tasks.find(uuid) {
@@ -667,8 +667,8 @@ impl State {
             .push(clock.as_f64(), timestamp.as_f64(), origin, handle);
     }
 
-    /// Steps 4-5: the event merged into the task (`Task.event`); long strings packed once the task is
-    /// final, rather than at every retry.
+    /// Steps 4-5: the event merged into the task (`Task.event`); long strings packed once the task
+    /// is final, rather than at every retry.
     #[inline]
     fn merge(
         &mut self,
@@ -733,8 +733,8 @@ impl State {
         }
     }
 
-    /// Step 8: children that arrived before their new parent. Only a task just created can have any:
-    /// a child that finds its parent in memory links at once.
+    /// Step 8: children that arrived before their new parent. Only a task just created can have
+    /// any: a child that finds its parent in memory links at once.
     #[inline]
     fn adopt_waiting_children(&mut self, handle: Handle, uuid: &str) {
         if let Some(waiting) = (self.pending_children.len() > 0)
