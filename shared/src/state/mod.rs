@@ -8,6 +8,7 @@
 //! read, timestamp localisation is off, and task types and extra fields are bounded.
 
 mod counts;
+mod extras;
 mod heap;
 mod pairs;
 mod read;
@@ -177,7 +178,7 @@ impl task::FieldStorage for TaskStorage<'_> {
     }
 
     fn refuse_extra(&mut self) {
-        self.strings.refuse_extra();
+        self.strings.extras.refuse();
     }
 }
 
@@ -321,7 +322,9 @@ impl State {
         self.event_count += 1;
         if event.fields.dropped > 0 && event.kind != EventKind::Other {
             // Keys the decoder could not keep would have been extra fields.
-            self.strings.refuse_extras(u64::from(event.fields.dropped));
+            self.strings
+                .extras
+                .refuse_many(u64::from(event.fields.dropped));
         }
         match &event.kind {
             EventKind::Task(subject) => self.apply_task(subject, event),

@@ -93,7 +93,7 @@ impl State {
     /// New extra fields not kept because their task or worker already had [`EXTRAS_MAX`], or
     /// because their event had more than `OTHER_KEYS_MAX` unknown keys (0 on any real cluster).
     pub fn extras_refused(&self) -> u64 {
-        self.strings.extras_refused()
+        self.strings.extras.refused()
     }
 
     /// Every bounded structure of the State with its fill, its limit and how often the limit was
@@ -146,9 +146,9 @@ impl State {
             ),
             bound(
                 "extra fields per task or worker",
-                self.strings.extras_most(),
+                self.strings.extras.most(),
                 EXTRAS_MAX,
-                self.strings.extras_refused(),
+                self.strings.extras.refused(),
                 "a new field is counted, not kept (also unknown keys past 256 in one event)",
             ),
         ];

@@ -1,8 +1,7 @@
 //! Where the State's stored values come from: borrowed event values become stored [`Value`]s
 //! here, and the ones that repeat (task names, hostnames, routing, tiny values such as `"{}"`) are
-//! shared; long strings are packed. Extra-field lists are made here too, shared between the tasks
-//! that hold the same one, and refused extra fields are counted here, where tasks and workers
-//! alike store their fields.
+//! shared; long strings are packed. It also holds the extra-field lists (`extras.rs`), whose keys
+//! are shared strings too.
 //!
 //! Both string tables are bounded: when one is full it is emptied (strings still held by tasks
 //! stay alive; only the sharing of new copies restarts), so hostile streams of unique names cannot
@@ -13,7 +12,8 @@ use std::rc::Rc;
 use rustc_hash::FxHashSet;
 
 use super::Bound;
-use super::task::{Extras, identical};
+use super::extras::ExtrasLists;
+use super::task::Extras;
 use crate::json::JsonRef;
 use crate::value::{Value, worth_packing};
 use crate::words::word;
@@ -41,10 +41,6 @@ pub(crate) enum Keep {
 /// shared strings (hostnames, names, small arguments), so 64 missed for lack of room; 256 cut
 /// apply's instructions by 1% (4 KB per State). More gave nothing.
 const RECENT: usize = 256;
-/// Entries of [`Strings::extras_with`]' cache of shared extras lists.
-const EXTRAS_CACHE: usize = 16;
-/// Entries of [`Strings::steps`].
-const STEPS: usize = 8;
 /// Entries of [`Strings::packs`] (a power of two).
 const PACKS: usize = 16;
 /// Longer strings are packed without being remembered in [`Strings::packs`], which so holds at
@@ -68,36 +64,11 @@ pub(crate) struct Strings {
     /// and a periodic task the same arguments at every run. An equal string gets the same stored
     /// copy, neither compressed again nor held twice; a new one takes its slot.
     packs: Box<[Option<StoredLong>; PACKS]>,
-    /// Recently made extras lists, two per set, the set chosen by their keys (see
-    /// [`Strings::extras_with`]); a new list takes the place of its set's least recently used one
-    /// (tasks keep theirs).
-    extras: [Option<Extras>; EXTRAS_CACHE],
-    /// The list being built, reused.
-    extras_scratch: Vec<(Rc<str>, Value)>,
-    /// New extra fields refused because their task or worker had `EXTRAS_MAX` (see
-    /// [`Strings::refuse_extra`]).
-    extras_refused: u64,
-    /// The last lists made from a list and one more field, direct-mapped by the list they
-    /// extend: tasks gain their extras in the same steps (`queue` on `task-sent`, then a revoke's
-    /// three fields one by one), and a step taken before is found without building a list.
-    steps: [Option<Step>; STEPS],
     /// Times `shared` and `small` were emptied because they were full.
     shared_emptied: u64,
     small_emptied: u64,
-    /// The most extra fields one task or worker has held.
-    extras_most: usize,
-}
-
-/// One step of [`Strings::steps`]: `to` is `from` with one field added at the end. `from` is held
-/// so that its address, the step's key, cannot be reused while the step is remembered.
-struct Step {
-    from: Option<Extras>,
-    to: Extras,
-}
-
-/// The address of an extras list, or 0 for none.
-fn list_address(list: Option<&Extras>) -> usize {
-    list.map_or(0, |l| Rc::as_ptr(l).cast::<u8>() as usize)
+    /// Extra-field lists, shared between the tasks that hold the same one.
+    pub(crate) extras: ExtrasLists,
 }
 
 impl Strings {
@@ -179,92 +150,23 @@ impl Strings {
         worth_packing(4 + n, s.len()).then(|| Rc::from(&self.lz4_out[..4 + n]))
     }
 
-    /// The list `from` (none: empty) with `key` (not in it) added at the end with `value`, as a
-    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks
-    /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per
-    /// task cost an allocation and about 56 bytes each. A step remembered in [`Strings::steps`]
-    /// is taken without building the list at all.
+    /// [`ExtrasLists::with`], with the key shared like the State's other strings.
     pub(crate) fn extras_with(&mut self, from: Option<&Extras>, key: &str, value: Value) -> Extras {
-        let address = list_address(from);
-        let step = (address >> 4) % STEPS;
-        if let Some(seen) = &self.steps[step]
-            && list_address(seen.from.as_ref()) == address
-            && let Some((k, v)) = seen.to.last()
-            && same(k, key)
-            && identical(v, &value)
-        {
-            return seen.to.clone();
-        }
-        let old = from.map_or(&[][..], |l| &l[..]);
-        self.held_extras(old.len() + 1);
-        let mut list = std::mem::take(&mut self.extras_scratch);
-        list.clear();
-        list.extend_from_slice(old);
-        list.push((self.shared(key), value));
-        // Two ways per set, the set chosen by the keys only (their shared allocations), the
-        // most recently used first: a task's lists as its fields arrive (`queue`, then `queue`
-        // and another) can share a set without pushing each other out.
-        let set = 2
-            * (list.iter().fold(list.len(), |h, (k, _)| {
-                h.wrapping_mul(31) ^ (Rc::as_ptr(k).cast::<u8>() as usize >> 4)
-            }) % (EXTRAS_CACHE / 2));
-        let same_list = |hit: &Option<Extras>| {
-            hit.as_ref().is_some_and(|hit| {
-                hit.len() == list.len()
-                    && hit
-                        .iter()
-                        .zip(&list)
-                        .all(|((a, x), (b, y))| Rc::ptr_eq(a, b) && identical(x, y))
-            })
-        };
-        let ways = &mut self.extras[set..set + 2];
-        let shared = if same_list(&ways[0]) {
-            ways[0].clone()
-        } else if same_list(&ways[1]) {
-            ways.swap(0, 1);
-            ways[0].clone()
-        } else {
-            ways.swap(0, 1);
-            ways[0] = Some(Rc::from(&list[..]));
-            ways[0].clone()
-        }
-        .expect("the first way holds the list");
-        self.extras_scratch = list;
-        self.steps[step] = Some(Step {
-            from: from.cloned(),
-            to: shared.clone(),
-        });
-        shared
-    }
-
-    /// Counts a new extra field that its task or worker could not keep (it had `EXTRAS_MAX`):
-    /// counted here, where both kinds of object store their fields.
-    pub(crate) fn refuse_extra(&mut self) {
-        self.refuse_extras(1);
-    }
-
-    /// Counts `n` refused extra fields (see [`Strings::refuse_extra`]).
-    pub(crate) fn refuse_extras(&mut self, n: u64) {
-        self.extras_refused = self.extras_refused.saturating_add(n);
-    }
-
-    /// See [`Strings::refuse_extra`].
-    pub(crate) fn extras_refused(&self) -> u64 {
-        self.extras_refused
-    }
-
-    /// Notes that a task or worker now holds `n` extra fields.
-    pub(crate) fn held_extras(&mut self, n: usize) {
-        self.extras_most = self.extras_most.max(n);
-    }
-
-    /// The most extra fields one task or worker has held.
-    pub(crate) fn extras_most(&self) -> usize {
-        self.extras_most
+        let Strings {
+            extras,
+            recent,
+            shared,
+            shared_emptied,
+            ..
+        } = self;
+        extras.with(from, key, value, |k| {
+            recent.get_or(k, |k| intern(shared, SHARED_MAX, shared_emptied, k))
+        })
     }
 
     /// How full each of the tables and caches is, for [`crate::State::bounds`].
     pub(crate) fn bounds(&self) -> [Bound; 6] {
+        let [lists, steps] = self.extras.bounds();
         let cache = |name, len, limit, when_full| Bound {
             name,
             len,
@@ -295,13 +197,8 @@ impl Strings {
             ),
             cache("recent strings", used(&self.recent.0[..]), RECENT, SLOT),
             cache("recent long strings", used(&self.packs[..]), PACKS, SLOT),
-            cache(
-                "recent extras lists",
-                used(&self.extras[..]),
-                EXTRAS_CACHE,
-                "a new list takes the place of the less recently used of the two in its set",
-            ),
-            cache("extras steps", used(&self.steps[..]), STEPS, SLOT),
+            lists,
+            steps,
         ]
     }
 
@@ -407,7 +304,7 @@ pub(crate) fn address(s: &Rc<str>) -> usize {
 }
 
 /// Slots in use in a direct-mapped cache.
-fn used<T>(slots: &[Option<T>]) -> usize {
+pub(super) fn used<T>(slots: &[Option<T>]) -> usize {
     slots.iter().filter(|s| s.is_some()).count()
 }
 

@@ -146,11 +146,11 @@ impl Worker {
         match self.extra.iter().position(|(k, _)| &**k == key) {
             Some(i) => self.extra[i].1 = strings.value(v, Keep::Plain, false),
             // Refused before its value is stored: nothing is built for a key that is not kept.
-            None if self.extra.len() >= EXTRAS_MAX => strings.refuse_extra(),
+            None if self.extra.len() >= EXTRAS_MAX => strings.extras.refuse(),
             None => {
                 let v = strings.value(v, Keep::Plain, false);
                 self.extra.push((strings.shared(key), v));
-                strings.held_extras(self.extra.len());
+                strings.extras.held(self.extra.len());
             }
         }
     }
