@@ -34,8 +34,8 @@ pub(crate) struct ExtrasLists {
     most: usize,
 }
 
-/// One step of [`ExtrasLists::steps`]: `to` is `from` with one field added at the end. `from` is held
-/// so that its address, the step's key, cannot be reused while the step is remembered.
+/// One step of [`ExtrasLists::steps`]: `to` is `from` with one field added at the end. `from` is
+/// held so that its address, the step's key, cannot be reused while the step is remembered.
 struct Step {
     from: Option<Extras>,
     to: Extras,
@@ -48,10 +48,10 @@ fn list_address(list: Option<&Extras>) -> usize {
 
 impl ExtrasLists {
     /// The list `from` (none: empty) with `key` (not in it) added at the end with `value`, as a
-    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks
-    /// carry the same extras (`queue` alone, or a revoke's three fields), and a boxed list per
-    /// task cost an allocation and about 56 bytes each. A step remembered in [`ExtrasLists::steps`]
-    /// is taken without building the list at all.
+    /// shared list: the same list as a recent one is that one, with no allocation. Most tasks carry
+    /// the same extras (`queue` alone, or a revoke's three fields), and a boxed list per task cost
+    /// an allocation and about 56 bytes each. A step remembered in [`ExtrasLists::steps`] is taken
+    /// without building the list at all. `share` gives the shared copy of a key.
     pub(crate) fn with(
         &mut self,
         from: Option<&Extras>,
