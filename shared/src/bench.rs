@@ -111,7 +111,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         elapsed += started.elapsed().as_secs_f64();
         pass += 1;
     }
+    // Only the State is left to count: the rendered pass and its line ranges go first.
     drop(buf);
+    drop(lines);
     let held = LIVE.load(Ordering::Relaxed).saturating_sub(before_state);
     let tasks = state.task_len();
     let views = bench_views(&state);
