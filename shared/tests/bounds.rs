@@ -1,23 +1,17 @@
 //! `State::bounds`: every bounded structure reports its fill, its limit and how often the limit was
 //! reached, and none is ever past its limit, whatever the stream.
 
+mod common;
+
 use std::collections::HashMap;
 
+use common::task;
 use serde_json::{Value as Json, json};
 use stalk_state::{Bound, EXTRAS_MAX, Limits, State, TASK_TYPES_MAX, decode_event};
 
 fn apply(s: &mut State, v: Json) {
     let bytes = serde_json::to_vec(&v).unwrap();
     s.apply(&decode_event(&bytes).unwrap()).unwrap();
-}
-
-fn task(ty: &str, uuid: &str, clock: usize, extra: Json) -> Json {
-    let mut e = json!({"type": ty, "uuid": uuid, "hostname": "w@h", "timestamp": 100.0 + clock as f64,
-                       "local_received": 100.5 + clock as f64, "clock": clock});
-    e.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    e
 }
 
 fn by_name(s: &State) -> HashMap<&'static str, Bound> {
@@ -57,7 +51,7 @@ fn every_bound_reports_fill_limit_and_how_often_it_was_reached() {
                            "args": format!("({n})")});
         apply(
             &mut s,
-            task("task-received", &format!("u{n}"), n + 1, extra),
+            task("task-received", &format!("u{n}"), n as i64 + 1, extra),
         );
     }
     for n in 0..4 {
@@ -67,7 +61,7 @@ fn every_bound_reports_fill_limit_and_how_often_it_was_reached() {
                    "local_received": 100.5, "clock": n, "freq": 2.0}),
         );
     }
-    let mut wide = task("task-progress", "wide", tasks + 1, json!({}));
+    let mut wide = task("task-progress", "wide", tasks as i64 + 1, json!({}));
     for n in 0..EXTRAS_MAX + 6 {
         wide[format!("k{n}")] = json!(n);
     }

@@ -1,6 +1,9 @@
 //! One test per deliberate difference from Python's State (`docs/state.md`), showing the behaviour
 //! we chose instead.
 
+mod common;
+
+use common::task;
 use serde_json::{Value as Json, json};
 use stalk_state::{
     Applied, ApplyError, DecodeError, EXTRAS_MAX, Limits, Num, Receiver, State, TASK_TYPES_MAX,
@@ -11,15 +14,6 @@ fn event(v: Json) -> stalk_state::Event<'static> {
     decode_event(&serde_json::to_vec(&v).unwrap())
         .unwrap()
         .into_owned()
-}
-
-fn task(ty: &str, uuid: &str, clock: i64, extra: Json) -> Json {
-    let mut e = json!({"type": ty, "uuid": uuid, "hostname": "w@h", "timestamp": 100.0 + clock as f64,
-                       "local_received": 100.5 + clock as f64, "clock": clock});
-    e.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    e
 }
 
 #[test]

@@ -14,20 +14,27 @@ use crate::event::{Event, TaskSubject, WorkerSubject};
 use crate::json::JsonRef;
 use crate::value::Num;
 
+/// What every applied event needs, checked in this order: its sender, its time, and when it was
+/// received.
+fn sender_and_times<'e>(ev: &'e Event<'_>) -> Result<(&'e str, Num, Num), ApplyError> {
+    let hostname = ev
+        .hostname
+        .as_deref()
+        .ok_or(ApplyError::MissingField("hostname"))?;
+    let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
+    let local_received = ev
+        .local_received
+        .ok_or(ApplyError::MissingField("local_received"))?;
+    Ok((hostname, timestamp, local_received))
+}
+
 impl State {
     pub(super) fn apply_worker(
         &mut self,
         subject: &WorkerSubject,
         ev: &Event<'_>,
     ) -> Result<Applied, ApplyError> {
-        let hostname = ev
-            .hostname
-            .as_deref()
-            .ok_or(ApplyError::MissingField("hostname"))?;
-        let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
-        let local_received = ev
-            .local_received
-            .ok_or(ApplyError::MissingField("local_received"))?;
+        let (hostname, timestamp, local_received) = sender_and_times(ev)?;
         let offline = *subject == WorkerSubject::Offline;
         let (handle, created, evicted) = match self.workers.find(hostname) {
             Some(h) => (h, false, None),
@@ -106,14 +113,7 @@ impl State {
         ev: &Event<'_>,
     ) -> Result<Applied, ApplyError> {
         let uuid = ev.uuid.as_deref().ok_or(ApplyError::MissingField("uuid"))?;
-        let hostname = ev
-            .hostname
-            .as_deref()
-            .ok_or(ApplyError::MissingField("hostname"))?;
-        let timestamp = ev.timestamp.ok_or(ApplyError::MissingField("timestamp"))?;
-        let local_received = ev
-            .local_received
-            .ok_or(ApplyError::MissingField("local_received"))?;
+        let (hostname, timestamp, local_received) = sender_and_times(ev)?;
         let clock = ev.clock.ok_or(ApplyError::MissingField("clock"))?;
         let hostname = self.sender(hostname);
 

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::Bound;
-use super::strings::{same, used};
+use super::strings::same;
 use super::task::{Extras, identical};
 use crate::value::Value;
 
@@ -140,20 +140,12 @@ impl ExtrasLists {
     /// How full the two caches are, for [`crate::State::bounds`].
     pub(crate) fn bounds(&self) -> [Bound; 2] {
         [
-            Bound {
-                name: "recent extras lists",
-                len: used(&self.lists[..]),
-                limit: LISTS,
-                reached: None,
-                when_full: "a new list takes the place of the less recently used of the two in its set",
-            },
-            Bound {
-                name: "extras steps",
-                len: used(&self.steps[..]),
-                limit: STEPS,
-                reached: None,
-                when_full: "a new entry takes the place of the one in its slot",
-            },
+            Bound::cache(
+                "recent extras lists",
+                &self.lists[..],
+                "a new list takes the place of the less recently used of the two in its set",
+            ),
+            Bound::cache("extras steps", &self.steps[..], Bound::SLOT_TAKEN),
         ]
     }
 }

@@ -85,6 +85,45 @@ pub struct Bound {
     pub when_full: &'static str,
 }
 
+impl Bound {
+    /// What a direct-mapped cache does when full.
+    pub(crate) const SLOT_TAKEN: &'static str =
+        "a new entry takes the place of the one in its slot";
+
+    /// A bound whose reaching is counted.
+    pub(crate) fn counted(
+        name: &'static str,
+        len: usize,
+        limit: usize,
+        reached: u64,
+        when_full: &'static str,
+    ) -> Bound {
+        Bound {
+            name,
+            len,
+            limit,
+            reached: Some(reached),
+            when_full,
+        }
+    }
+
+    /// A small cache of fixed slots: how many are in use, no count (entries replace each other by
+    /// design).
+    pub(crate) fn cache<T>(
+        name: &'static str,
+        slots: &[Option<T>],
+        when_full: &'static str,
+    ) -> Bound {
+        Bound {
+            name,
+            len: slots.iter().filter(|s| s.is_some()).count(),
+            limit: slots.len(),
+            reached: None,
+            when_full,
+        }
+    }
+}
+
 /// Why an event could not be applied. The event is still counted in `event_count`, as in Python.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -101,50 +101,43 @@ impl State {
     pub fn bounds(&self) -> Vec<Bound> {
         // The extra fields' text below names the decoder's bound.
         const { assert!(crate::event::OTHER_KEYS_MAX == 256) };
-        let bound = |name, len, limit, reached, when_full| Bound {
-            name,
-            len,
-            limit,
-            reached: Some(reached),
-            when_full,
-        };
         let mut all = vec![
-            bound(
+            Bound::counted(
                 "tasks",
                 self.tasks.len(),
                 self.limits.max_tasks,
                 self.tasks_evicted,
                 "the oldest task leaves every structure",
             ),
-            bound(
+            Bound::counted(
                 "workers",
                 self.workers.len(),
                 self.limits.max_workers,
                 self.workers_evicted,
                 "the oldest worker leaves",
             ),
-            bound(
+            Bound::counted(
                 "time heap entries",
                 self.heap.len(),
                 self.heap.capacity(),
                 self.heap.dropped(),
                 "the oldest entry leaves",
             ),
-            bound(
+            Bound::counted(
                 "parents awaited by children",
                 self.pending_children.len(),
                 self.limits.max_tasks,
                 self.waiting_evicted,
                 "the oldest awaited parent is forgotten",
             ),
-            bound(
+            Bound::counted(
                 "task types",
                 self.task_types.len(),
                 TASK_TYPES_MAX,
                 self.task_types_refused,
                 "a new name is counted, not listed",
             ),
-            bound(
+            Bound::counted(
                 "extra fields per task or worker",
                 self.strings.extras.most(),
                 EXTRAS_MAX,

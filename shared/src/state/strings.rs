@@ -167,36 +167,24 @@ impl Strings {
     /// How full each of the tables and caches is, for [`crate::State::bounds`].
     pub(crate) fn bounds(&self) -> [Bound; 6] {
         let [lists, steps] = self.extras.bounds();
-        let cache = |name, len, limit, when_full| Bound {
-            name,
-            len,
-            limit,
-            reached: None,
-            when_full,
-        };
-        const SLOT: &str = "a new entry takes the place of the one in its slot";
-        let table = |name, len, limit, emptied| Bound {
-            name,
-            len,
-            limit,
-            reached: Some(emptied),
-            when_full: "emptied: tasks keep their copies, sharing starts again",
-        };
+        const EMPTIED: &str = "emptied: tasks keep their copies, sharing starts again";
         [
-            table(
+            Bound::counted(
                 "shared strings",
                 self.shared.len(),
                 SHARED_MAX,
                 self.shared_emptied,
+                EMPTIED,
             ),
-            table(
+            Bound::counted(
                 "shared tiny strings",
                 self.small.len(),
                 SMALL_MAX,
                 self.small_emptied,
+                EMPTIED,
             ),
-            cache("recent strings", used(&self.recent.0[..]), RECENT, SLOT),
-            cache("recent long strings", used(&self.packs[..]), PACKS, SLOT),
+            Bound::cache("recent strings", &self.recent.0[..], Bound::SLOT_TAKEN),
+            Bound::cache("recent long strings", &self.packs[..], Bound::SLOT_TAKEN),
             lists,
             steps,
         ]
@@ -301,11 +289,6 @@ fn short_same(a: &[u8], b: &[u8]) -> bool {
 /// address cannot be reused while it is a key).
 pub(crate) fn address(s: &Rc<str>) -> usize {
     Rc::as_ptr(s).cast::<u8>() as usize
-}
-
-/// Slots in use in a direct-mapped cache.
-pub(super) fn used<T>(slots: &[Option<T>]) -> usize {
-    slots.iter().filter(|s| s.is_some()).count()
 }
 
 /// The table's copy of `s`, made if new; a full table is emptied first (counted in `emptied`).
