@@ -7,8 +7,8 @@
 //! - Timestamp localisation (`timestamp -= (utcoffset - receiver_utcoffset) * 3600`) is what Python
 //!   does, and it is wrong whenever sender and receiver sit in different zones: `time.time()` is
 //!   already UTC epoch seconds, so shifting it moves every event of a UTC+5:30 worker 19,800 s into
-//!   the future for a UTC receiver (celery#2482). It is therefore **off by default**; turn it on with
-//!   [`Receiver::with_localisation`] only to reproduce Python's numbers exactly.
+//!   the future for a UTC receiver (celery#2482). It is therefore **off by default**; turn it on
+//!   with [`Receiver::with_localisation`] only to reproduce Python's numbers exactly.
 
 use crate::event::{Event, EventKind, TaskSubject};
 use crate::json::JsonRef;
@@ -40,8 +40,8 @@ impl Receiver {
         self.clock
     }
 
-    /// Normalises one event in place, as `event_from_message` does; `local_received` is the time the
-    /// caller took it off the wire (for a batch, each element gets its own call, in order).
+    /// Normalises one event in place, as `event_from_message` does; `local_received` is the time
+    /// the caller took it off the wire (for a batch, each element gets its own call, in order).
     pub fn normalise(&mut self, event: &mut Event<'_>, local_received: f64) {
         if matches!(event.kind, EventKind::Task(TaskSubject::Sent)) {
             // CLIENT_CLOCK_SKEW = -1: the client's clock is discarded.

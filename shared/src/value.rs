@@ -1,12 +1,11 @@
 //! Compact JSON values for event fields: what a Python `dict` value would hold after `json.loads`.
 //!
-//! Celery event fields are copied onto tasks and workers verbatim, so the State must keep each value
-//! with the JSON type it arrived with (an int stays an int, `1.0` stays a float). Scalars are stored
-//! inline; strings are shared (`Rc<str>`, so repeated task names cost one allocation); arrays and
-//! objects are kept as their JSON text; integers beyond `i64` are read as floats, as common JSON
-//! parsers read them. Long
-//! strings (tracebacks, big arguments) may be kept LZ4-compressed ([`Value::Packed`]): they are
-//! rarely read and often most of a task's memory.
+//! Celery event fields are copied onto tasks and workers verbatim, so the State must keep each
+//! value with the JSON type it arrived with (an int stays an int, `1.0` stays a float). Scalars are
+//! stored inline; strings are shared (`Rc<str>`, so repeated task names cost one allocation);
+//! arrays and objects are kept as their JSON text; integers beyond `i64` are read as floats, as
+//! common JSON parsers read them. Long strings (tracebacks, big arguments) may be kept
+//! LZ4-compressed ([`Value::Packed`]): they are rarely read and often most of a task's memory.
 
 use std::borrow::Cow;
 use std::fmt;

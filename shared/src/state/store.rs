@@ -29,7 +29,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// The slot index: dense, reused after removal (use with [`State::slot_count`](crate::State::slot_count)).
+    /// The slot index: dense, reused after removal (use with
+    /// [`State::slot_count`](crate::State::slot_count)).
     pub fn slot(self) -> usize {
         self.slot as usize
     }

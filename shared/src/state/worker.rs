@@ -11,7 +11,8 @@ use crate::value::{Num, Value};
 /// How many heartbeats a worker keeps (`Worker.heartbeat_max`).
 pub const HEARTBEAT_MAX: usize = 4;
 
-/// A worker counts as alive until `last heartbeat + freq * 2.0` (`HEARTBEAT_EXPIRE_WINDOW` = 200 %).
+/// A worker counts as alive until `last heartbeat + freq * 2.0` (Celery's
+/// `HEARTBEAT_EXPIRE_WINDOW`, 200 %).
 pub const EXPIRE_WINDOW: f64 = 2.0;
 
 /// Drift between a worker's timestamp and our receive time beyond which clocks are out of sync
