@@ -15,48 +15,83 @@ pub(super) struct Run {
     pub(super) non_ascii: bool,
 }
 
-/// The plain run at the start of `block`.
+/// One 16-byte block of string content, classified: where its special bytes (`"`, `\`, control)
+/// and its non-ASCII bytes are.
+///
+/// Callers scanning a long string test [`Block::all_plain`] first and step sixteen bytes on: the
+/// next block's address then does not wait for this one's [`Block::run`] (a chain of compares,
+/// mask and count per block), so blocks are classified back to back instead of one after another.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-pub(super) fn run(block: &[u8; 16]) -> Run {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    #[allow(
-        unsafe_code,
-        reason = "SSE2 intrinsics: a third of the word arithmetic's instructions per block"
-    )]
-    // SAFETY: this function is only compiled where SSE2 is enabled (the `cfg` above), which is
-    // all the intrinsics require; the unaligned load reads exactly the 16 bytes of `block`.
-    let (special, high) = unsafe {
-        let v = _mm_loadu_si128(block.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // A control byte (below 0x20) is one whose unsigned maximum with 0x1f is 0x1f.
-        let bound = _mm_set1_epi8(0x1f);
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, bound), bound);
-        let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
-        (
-            _mm_movemask_epi8(special) as u32,
-            _mm_movemask_epi8(v) as u32,
-        )
-    };
-    let plain = (special | 1 << 16).trailing_zeros();
-    Run {
-        plain: plain as usize,
-        non_ascii: high & ((1 << plain) - 1) != 0,
+#[derive(Clone, Copy)]
+pub(super) struct Block {
+    /// One bit per special byte.
+    special: u32,
+    /// One bit per byte at or above 0x80.
+    high: u32,
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+impl Block {
+    #[inline(always)]
+    pub(super) fn of(block: &[u8; 16]) -> Block {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        #[allow(
+            unsafe_code,
+            reason = "SSE2 intrinsics: a third of the word arithmetic's instructions per block"
+        )]
+        // SAFETY: this function is only compiled where SSE2 is enabled (the `cfg` above), which
+        // is all the intrinsics require; the unaligned load reads exactly the 16 bytes of `block`.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // A control byte (below 0x20) is one whose unsigned maximum with 0x1f is 0x1f.
+            let bound = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, bound), bound);
+            let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+            Block {
+                special: _mm_movemask_epi8(special) as u32,
+                high: _mm_movemask_epi8(v) as u32,
+            }
+        }
+    }
+
+    /// No special byte in the block.
+    #[inline(always)]
+    pub(super) fn all_plain(self) -> bool {
+        self.special == 0
+    }
+
+    /// Some byte of the block, plain or not, is at or above 0x80.
+    #[inline(always)]
+    pub(super) fn any_high(self) -> bool {
+        self.high != 0
+    }
+
+    /// The plain run at the start of the block.
+    #[inline(always)]
+    pub(super) fn run(self) -> Run {
+        let plain = (self.special | 1 << 16).trailing_zeros();
+        Run {
+            plain: plain as usize,
+            non_ascii: self.high & ((1 << plain) - 1) != 0,
+        }
     }
 }
 
-/// The plain run at the start of `block`.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+pub(super) use words::Block;
+
+/// The plain run at the start of `block`.
 #[inline(always)]
 pub(super) fn run(block: &[u8; 16]) -> Run {
-    words::run(block)
+    Block::of(block).run()
 }
 
-/// The same answer from two 64-bit words, for targets without SSE2.
+/// The same answers from two 64-bit words, for targets without SSE2.
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 mod words {
     use super::Run;
@@ -80,21 +115,51 @@ mod words {
         if n >= 8 { w } else { w & ((1 << (8 * n)) - 1) }
     }
 
-    #[inline(always)]
-    pub(super) fn run(block: &[u8; 16]) -> Run {
-        let (lo, hi) = (word(block, 0), word(block, 8));
-        let (s_lo, s_hi) = (special_bytes(lo), special_bytes(hi));
-        let plain = if s_lo != 0 {
-            s_lo.trailing_zeros() / 8
-        } else if s_hi != 0 {
-            8 + s_hi.trailing_zeros() / 8
-        } else {
-            16
-        };
-        let high = below(lo, plain) | below(hi, plain.saturating_sub(8));
-        Run {
-            plain: plain as usize,
-            non_ascii: high & HIGH != 0,
+    /// A block as its two words and their special-byte marks.
+    #[derive(Clone, Copy)]
+    pub(in crate::json) struct Block {
+        lo: u64,
+        hi: u64,
+        s_lo: u64,
+        s_hi: u64,
+    }
+
+    impl Block {
+        #[inline(always)]
+        pub(in crate::json) fn of(block: &[u8; 16]) -> Block {
+            let (lo, hi) = (word(block, 0), word(block, 8));
+            Block {
+                lo,
+                hi,
+                s_lo: special_bytes(lo),
+                s_hi: special_bytes(hi),
+            }
+        }
+
+        #[inline(always)]
+        pub(in crate::json) fn all_plain(self) -> bool {
+            self.s_lo | self.s_hi == 0
+        }
+
+        #[inline(always)]
+        pub(in crate::json) fn any_high(self) -> bool {
+            (self.lo | self.hi) & HIGH != 0
+        }
+
+        #[inline(always)]
+        pub(in crate::json) fn run(self) -> Run {
+            let plain = if self.s_lo != 0 {
+                self.s_lo.trailing_zeros() / 8
+            } else if self.s_hi != 0 {
+                8 + self.s_hi.trailing_zeros() / 8
+            } else {
+                16
+            };
+            let high = below(self.lo, plain) | below(self.hi, plain.saturating_sub(8));
+            Run {
+                plain: plain as usize,
+                non_ascii: high & HIGH != 0,
+            }
         }
     }
 }
@@ -115,7 +180,7 @@ mod tests {
         }
     }
 
-    /// Both implementations agree with the byte loop on blocks built from the bytes that matter
+    /// Both implementations agree with byte loops on blocks built from the bytes that matter
     /// (each special, its neighbours, both sides of 0x80) and on random ones.
     #[test]
     fn both_ways_agree_with_a_byte_loop() {
@@ -137,8 +202,18 @@ mod tests {
                 };
             }
             let want = reference(&block);
+            let plain = want.plain == 16;
+            let high = block.iter().any(|&c| c >= 0x80);
             assert_eq!(run(&block), want, "{block:?}");
-            assert_eq!(words::run(&block), want, "{block:?}");
+            let native = Block::of(&block);
+            let words = words::Block::of(&block);
+            assert_eq!(words.run(), want, "{block:?}");
+            for (all_plain, any_high) in [
+                (native.all_plain(), native.any_high()),
+                (words.all_plain(), words.any_high()),
+            ] {
+                assert_eq!((all_plain, any_high), (plain, high), "{block:?}");
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::{Reader, Result, SyntaxError, block};
+use super::block::{self, Block};
+use super::{Reader, Result, SyntaxError};
 
 /// The four hex digits at `at` as a number (`None` unless there are four).
 pub(crate) fn hex4(b: &[u8], at: usize) -> Option<u32> {
@@ -51,12 +52,16 @@ impl<'a> Reader<'a> {
         let b = self.b;
         let mut non_ascii = false;
         while let Some(bytes) = b.get(i..i + 16) {
-            let run = block::run(bytes.try_into().expect("16 bytes"));
-            non_ascii |= run.non_ascii;
-            i += run.plain;
-            if run.plain < 16 {
-                return (i, non_ascii);
+            let block = Block::of(bytes.try_into().expect("16 bytes"));
+            // A whole plain block steps the fixed sixteen: the next load need not wait for this
+            // block's run length (see `Block`).
+            if block.all_plain() {
+                non_ascii |= block.any_high();
+                i += 16;
+                continue;
             }
+            let run = block.run();
+            return (i + run.plain, non_ascii | run.non_ascii);
         }
         // The last few bytes, in a block padded with zeros: a zero is a control byte, so the run
         // stops at the input's end at the latest.
@@ -82,16 +87,17 @@ impl<'a> Reader<'a> {
         let mut out: Vec<u8> = Vec::with_capacity(i - start + (b.len() - i).min(4096) + 16);
         out.extend_from_slice(&b[start..i]);
         loop {
-            if let Some(block) = b.get(i..i + 16) {
-                let block: &[u8; 16] = block.try_into().expect("16 bytes");
-                let plain = block::run(block).plain;
-                let len = out.len();
-                out.extend_from_slice(block);
-                out.truncate(len + plain);
-                i += plain;
-                if plain == 16 {
+            if let Some(bytes) = b.get(i..i + 16) {
+                let bytes: &[u8; 16] = bytes.try_into().expect("16 bytes");
+                let block = Block::of(bytes);
+                out.extend_from_slice(bytes);
+                if block.all_plain() {
+                    i += 16;
                     continue;
                 }
+                let plain = block.run().plain;
+                out.truncate(out.len() - 16 + plain);
+                i += plain;
             }
             match b.get(i) {
                 Some(b'"') => {
