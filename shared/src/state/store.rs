@@ -86,7 +86,7 @@ impl<V: Keyed> Default for OrderedMap<V> {
 
 /// A hint to load the cache line at `p` (no effect where there is no such instruction).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(super) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code, reason = "a prefetch never faults, whatever the address")]
     // SAFETY: prefetching reads nothing architecturally and cannot fault on any address.
