@@ -28,7 +28,7 @@ pub use event::{
 pub use json::JsonRef;
 pub use receiver::Receiver;
 pub use state::{
-    Applied, ApplyError, Bound, Counts, EXTRAS_MAX, Evicted, Handle, Limits, State, StateCounts,
-    TASK_TYPES_MAX, Task, TaskInfo, TaskState, Worker,
+    Applied, ApplyError, Bound, Counts, EXTRAS_MAX, Evicted, Handle, Limits, NewWorker, State,
+    StateCounts, TASK_TYPES_MAX, Task, TaskInfo, TaskState, Worker,
 };
 pub use value::{Num, Value};

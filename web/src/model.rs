@@ -236,6 +236,7 @@ impl Model {
                     handle,
                     evicted,
                     created,
+                    ..
                 } = &applied
                 {
                     batch.created_tasks += u32::from(*created);

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use super::counts::{Before, TaskKey, root_key};
 use super::task::Task;
 use super::{
-    Applied, ApplyError, Evicted, Handle, Link, Slot, State, TASK_TYPES_MAX, TaskStorage, Waiting,
-    Worker, pairs, shared_str, strings,
+    Applied, ApplyError, Evicted, Handle, Link, NewWorker, Slot, State, TASK_TYPES_MAX,
+    TaskStorage, Waiting, Worker, pairs, shared_str, strings,
 };
 use crate::event::{Event, TaskSubject, WorkerSubject};
 use crate::json::JsonRef;
@@ -91,20 +91,28 @@ impl State {
         shared
     }
 
-    /// The worker of a task event's sender (as returned by [`State::sender`]), created if new.
-    fn sender_worker(&mut self, hostname: &Rc<str>) -> Handle {
+    /// The worker of a task event's sender (as returned by [`State::sender`]), created if new
+    /// (then reported).
+    fn sender_worker(&mut self, hostname: &Rc<str>) -> (Handle, Option<NewWorker>) {
         if let Some((last, Some(wh))) = &self.last_sender
             && Rc::ptr_eq(last, hostname)
             && self.workers.is_live(*wh)
         {
-            return *wh;
+            return (*wh, None);
         }
-        let wh = match self.workers.find(hostname) {
-            Some(wh) => wh,
-            None => self.insert_worker(hostname).0,
+        let (wh, new) = match self.workers.find(hostname) {
+            Some(wh) => (wh, None),
+            None => {
+                let (wh, evicted) = self.insert_worker(hostname);
+                let new = NewWorker {
+                    hostname: hostname.clone(),
+                    evicted,
+                };
+                (wh, Some(new))
+            }
         };
         self.last_sender = Some((hostname.clone(), Some(wh)));
-        wh
+        (wh, new)
     }
 
     pub(super) fn apply_task(
@@ -122,7 +130,8 @@ impl State {
         let sent = *subject == TaskSubject::Sent;
         // What this event may change of the task's counts and index entries.
         let before = Before::of(&self.slot(handle).task, ev, (!sent).then_some(&*hostname));
-        self.note_sender(handle, sent, &hostname, timestamp, local_received, clock);
+        let new_worker =
+            self.note_sender(handle, sent, &hostname, timestamp, local_received, clock);
         if *subject == TaskSubject::Received {
             self.task_count += 1;
         }
@@ -139,6 +148,7 @@ impl State {
             handle,
             created,
             evicted,
+            new_worker,
         })
     }
 
@@ -166,7 +176,8 @@ impl State {
     }
 
     /// Steps 2-3: the task's client (`task-sent`) or worker, and the worker's heartbeat from the
-    /// task event; then the event's entry in the time heap, under its sender.
+    /// task event; then the event's entry in the time heap, under its sender. Returns the worker
+    /// if this made it.
     #[inline]
     fn note_sender(
         &mut self,
@@ -176,25 +187,26 @@ impl State {
         timestamp: Num,
         local_received: Num,
         clock: Num,
-    ) {
+    ) -> Option<NewWorker> {
         // Fields borrowed one by one, so the origin is lent to the heap, not cloned.
         let slot = self.tasks.get_mut(handle).expect("task handle is live");
-        let origin = if sent {
+        let (origin, new_worker) = if sent {
             slot.task.client = Some(hostname.clone());
-            hostname
+            (hostname, None)
         } else {
             slot.task.worker = Some(hostname.clone());
-            let wh = self.sender_worker(hostname);
+            let (wh, new_worker) = self.sender_worker(hostname);
             let worker = self.workers.get_mut(wh).expect("worker handle is live");
             if local_received.is_truthy() {
                 // Python calls worker.event(None, local_received, timestamp): the arguments are
                 // swapped, so the heartbeat recorded is the event's timestamp.
                 worker.heartbeat(local_received, timestamp);
             }
-            &worker.id
+            (&worker.id, new_worker)
         };
         self.heap
             .push(clock.as_f64(), timestamp.as_f64(), origin, handle);
+        new_worker
     }
 
     /// Steps 4-5: the event merged into the task (`Task.event`); long strings packed once the task

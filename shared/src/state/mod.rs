@@ -5,7 +5,8 @@
 //! differences from Python"); each has a test in `tests/differences.rs`. In short: eviction is
 //! deterministic, malformed events are rejected whole, structure keys are not copied from events,
 //! only strings link and index, a non-numeric `freq` means no expiry, Python's JSON extensions are
-//! read, timestamp localisation is off, and task types and extra fields are bounded.
+//! read, timestamp localisation is off, task types and extra fields are bounded, and a worker's
+//! clock drift is kept rather than logged.
 
 mod apply;
 mod counts;
@@ -151,6 +152,16 @@ pub struct Evicted {
     pub uuid: Rc<str>,
 }
 
+/// A worker created by a task event: Python creates the worker of every task event's sender but
+/// a `task-sent`'s (a client), so a worker may appear before its first heartbeat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewWorker {
+    /// Its hostname.
+    pub hostname: Rc<str>,
+    /// The worker evicted to make room for it, if any.
+    pub evicted: Option<Rc<str>>,
+}
+
 /// What one [`State::apply`] changed, so a UI can update only that.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Applied {
@@ -162,6 +173,8 @@ pub enum Applied {
         created: bool,
         /// The task evicted to make room for it, if any.
         evicted: Option<Evicted>,
+        /// The sender's worker, when this event created it.
+        new_worker: Option<NewWorker>,
     },
     /// A worker was created or updated (or, for `worker-offline` of an unknown worker, nothing
     /// was stored, as in Python).
@@ -476,6 +489,41 @@ mod tests {
         apply(&mut s, &ev("task-started", "c", 5)); // evicts "a"
         assert_eq!(counts(&s), [pair("STARTED", 1), pair("SUCCESS", 1)]);
         assert_eq!(s.counts().by_state.get(&progress), 0);
+    }
+
+    /// A task event reports the worker it creates, and the worker evicted for it: a client's
+    /// `task-sent` creates none, a known worker is not reported again.
+    #[test]
+    fn a_task_event_reports_the_worker_it_creates() {
+        let mut s = State::new(Limits {
+            max_workers: 1,
+            ..Limits::default()
+        });
+        let mut new_worker = |ty: &str, host: &str, t: u32| {
+            let json = format!(
+                r#"{{"type": "{ty}", "uuid": "u{t}", "hostname": "{host}", "timestamp": {t}, "clock": {t}, "local_received": {t}}}"#
+            );
+            match s.apply(&decode_event(json.as_bytes()).unwrap()).unwrap() {
+                Applied::Task { new_worker, .. } => {
+                    new_worker.map(|n| (n.hostname.to_string(), n.evicted.map(|e| e.to_string())))
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(new_worker("task-sent", "client", 1), None);
+        assert_eq!(
+            new_worker("task-received", "w1", 2),
+            Some(("w1".into(), None))
+        );
+        assert_eq!(new_worker("task-started", "w1", 3), None);
+        assert_eq!(
+            new_worker("task-received", "w2", 4),
+            Some(("w2".into(), Some("w1".into())))
+        );
+        assert_eq!(
+            s.workers().map(|w| &*w.hostname).collect::<Vec<_>>(),
+            ["w2"]
+        );
     }
 
     /// Python sets every key of an event on its task or worker. The keys the decoder gives slots

@@ -78,11 +78,13 @@ fn get_or_create() {
             handle: h1,
             created: true,
             evicted: None,
+            ..
         },
         Applied::Task {
             handle: h2,
             created: false,
             evicted: None,
+            ..
         },
     ) = (first, second)
     else {

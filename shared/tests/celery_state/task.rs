@@ -25,6 +25,7 @@ fn task_identity_is_the_uuid() {
             handle,
             created: c,
             evicted: None,
+            ..
         } = apply(&mut s, &e, t)
         else {
             panic!("row {i}: not a task");
