@@ -1,9 +1,9 @@
 """The Python oracle for stalk-state's differential tests and benchmarks.
 
-    state_oracle.py dump  [--now S] [--max-tasks N] [--max-workers N] FILE
+    state_oracle.py dump  [--now S] [--max-tasks N] [--max-workers N] [--heap] FILE
     state_oracle.py bench FILE [--events N] [--max-tasks N]
 
-`dump` feeds every line of FILE (receiver-form NDJSON, docs/state-dump.md) to Celery's own
+`dump` feeds every line of FILE (receiver-form NDJSON, docs/recordings.md) to Celery's own
 `celery.events.state.State` and prints the canonical dump, exactly as `stalk-state dump` does.
 `bench` measures Python's State the way `stalk-state bench` measures ours (same per-pass rewrite of
 uuids, clocks and times), except that Python only applies: the events are parsed beforehand.
